@@ -1,0 +1,454 @@
+#include "server/core/game.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace pong {
+namespace {
+
+using std::chrono::nanoseconds;
+
+std::string FormatWall(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+std::string FormatMillis(nanoseconds d) {
+  return absl::StrFormat("%.3f ms", static_cast<double>(d.count()) / 1e6);
+}
+
+bool IsValidCommandId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxCommandIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == ':';
+  });
+}
+
+}  // namespace
+
+absl::string_view ToString(GameState state) {
+  switch (state) {
+    case GameState::kIdle:
+      return "IDLE";
+    case GameState::kRunning:
+      return "RUNNING";
+    case GameState::kPaused:
+      return "PAUSED";
+  }
+  return "?";
+}
+
+absl::string_view ToString(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kStart:
+      return "start";
+    case CommandKind::kPause:
+      return "pause";
+    case CommandKind::kResume:
+      return "resume";
+    case CommandKind::kStop:
+      return "stop";
+  }
+  return "?";
+}
+
+absl::string_view ToString(CommandPhase phase) {
+  switch (phase) {
+    case CommandPhase::kScheduled:
+      return "scheduled";
+    case CommandPhase::kApplied:
+      return "applied";
+    case CommandPhase::kCancelled:
+      return "cancelled";
+    case CommandPhase::kNoOp:
+      return "no-op";
+  }
+  return "?";
+}
+
+absl::string_view ToString(Ball ball) {
+  switch (ball) {
+    case Ball::kNone:
+      return "none";
+    case Ball::kHeld:
+      return "held";
+    case Ball::kInFlight:
+      return "in flight";
+    case Ball::kAtPeer:
+      return "at peer";
+  }
+  return "?";
+}
+
+Game::Game(IdGenerator new_game_id, EventSink sink)
+    : new_game_id_(std::move(new_game_id)), sink_(std::move(sink)) {}
+
+absl::StatusOr<CommandOutcome> Game::Submit(const Command& command, Instant now) {
+  if (!IsValidCommandId(command.command_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command_id must be 1 to ", kMaxCommandIdLength,
+                     " characters of [A-Za-z0-9._:-]"));
+  }
+  if (auto it = records_.find(command.command_id); it != records_.end()) {
+    const Record& record = it->second;
+    if (record.status.ok() && record.outcome.kind != command.kind) {
+      return absl::InvalidArgumentError(absl::StrCat("command_id ", command.command_id,
+                                                     " was already used for a ",
+                                                     ToString(record.outcome.kind)));
+    }
+    if (!record.status.ok()) return record.status;
+    return record.outcome;
+  }
+  absl::StatusOr<CommandOutcome> result = Remember(command, Validate(command, now));
+  if (result.ok() && result->phase == CommandPhase::kScheduled) {
+    Advance(now);  // applies at once a command without effective_at
+    return records_.at(command.command_id).outcome;
+  }
+  return result;
+}
+
+absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant now) {
+  if (command.kind == CommandKind::kStart) {
+    if (absl::Status s = ValidatePongTimeMs(command.pong_time_ms); !s.ok()) return s;
+    if (!command.game_id.empty() && !IsValidGameId(command.game_id)) {
+      return absl::InvalidArgumentError("game_id must be 32 lowercase hex digits, or empty");
+    }
+  }
+  const absl::Time effective_wall = command.effective_at.value_or(now.wall);
+  if (effective_wall < now.wall) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("arrived ", FormatMillis(ToChrono(now.wall - effective_wall)),
+                     " after its effective_at ", FormatWall(effective_wall),
+                     "; never applied late"));
+  }
+  if (effective_wall - now.wall > kMaxScheduleAhead) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("effective_at ", FormatWall(effective_wall), " is more than ",
+                     absl::FormatDuration(kMaxScheduleAhead), " ahead"));
+  }
+  if (pending_) {
+    return absl::AbortedError(absl::StrCat(
+        "command ", pending_->command.command_id, " (", ToString(pending_->command.kind),
+        " at ", FormatWall(pending_->effective_wall), ") is pending; cancel it or wait"));
+  }
+
+  CommandOutcome outcome{command.command_id, command.kind, CommandPhase::kScheduled,
+                         effective_wall, ""};
+  auto no_op = [&](absl::string_view why) {
+    outcome.phase = CommandPhase::kNoOp;
+    outcome.message = std::string(why);
+    last_command_ = outcome;
+    Emit(GameEvent::kCommandNoOp, absl::StrCat("command ", ToString(command.kind),
+                                               " id=", command.command_id, ": no-op, ", why));
+    return outcome;
+  };
+  Command scheduled = command;
+  switch (command.kind) {
+    case CommandKind::kStart:
+      if (state_ != GameState::kIdle) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("a game is ", absl::AsciiStrToLower(ToString(state_)),
+                         "; stop it before starting another"));
+      }
+      if (scheduled.game_id.empty() && scheduled.serve) scheduled.game_id = new_game_id_();
+      outcome.message =
+          scheduled.game_id.empty()
+              ? absl::StrCat("game at ", scheduled.pong_time_ms,
+                             " ms; takes the game id of the first ping")
+              : absl::StrCat("game ", scheduled.game_id, " at ", scheduled.pong_time_ms, " ms");
+      break;
+    case CommandKind::kPause:
+      if (state_ == GameState::kIdle) {
+        return absl::FailedPreconditionError("no game to pause");
+      }
+      if (state_ == GameState::kPaused) return no_op("already paused");
+      break;
+    case CommandKind::kResume:
+      if (state_ == GameState::kIdle) {
+        return absl::FailedPreconditionError("no game to resume");
+      }
+      if (state_ == GameState::kRunning) return no_op("already running");
+      break;
+    case CommandKind::kStop:
+      if (state_ == GameState::kIdle) return no_op("already idle");
+      break;
+  }
+  const MonoTime effective = now.mono + ToChrono(effective_wall - now.wall);
+  pending_ = Pending{std::move(scheduled), effective, effective_wall};
+  Emit(GameEvent::kCommandScheduled,
+       absl::StrCat("command ", ToString(command.kind), " id=", command.command_id,
+                    " scheduled for ", FormatWall(effective_wall), " (in ",
+                    FormatMillis(effective - now.mono), ")",
+                    outcome.message.empty() ? "" : ": ", outcome.message));
+  return outcome;
+}
+
+absl::StatusOr<CommandOutcome> Game::Remember(const Command& command,
+                                              absl::StatusOr<CommandOutcome> result) {
+  if (!result.ok()) {
+    Emit(GameEvent::kCommandRejected,
+         absl::StrCat("command ", ToString(command.kind), " id=", command.command_id,
+                      " rejected: ", absl::StatusCodeToString(result.status().code()), ": ",
+                      result.status().message()));
+  }
+  if (record_order_.size() >= kRememberedCommands) {
+    records_.erase(record_order_.front());
+    record_order_.pop_front();
+  }
+  record_order_.push_back(command.command_id);
+  records_[command.command_id] =
+      result.ok() ? Record{absl::OkStatus(), *result} : Record{result.status(), {}};
+  return result;
+}
+
+absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instant now) {
+  if (pending_ && pending_->command.command_id == command_id) {
+    const Pending pending = std::move(*pending_);
+    pending_.reset();
+    SetPhase(command_id, CommandPhase::kCancelled);
+    Emit(GameEvent::kCommandCancelled,
+         absl::StrCat("command ", ToString(pending.command.kind), " id=", command_id,
+                      " cancelled ", FormatMillis(pending.effective - now.mono),
+                      " before it was due"));
+    return records_.at(command_id).outcome;
+  }
+  auto it = records_.find(command_id);
+  if (it == records_.end()) {
+    return absl::NotFoundError(absl::StrCat("no command ", command_id, " here"));
+  }
+  const Record& record = it->second;
+  if (!record.status.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("command ", command_id, " was rejected; nothing to cancel"));
+  }
+  if (record.outcome.phase == CommandPhase::kApplied) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "command ", command_id, " already took effect at ", FormatWall(record.outcome.effective_at)));
+  }
+  return record.outcome;
+}
+
+void Game::Advance(Instant now) {
+  while (true) {
+    const bool ball_due = state_ == GameState::kRunning && ball_ == Ball::kHeld;
+    // On a tie the command goes first, so a stop or pause at the due instant sends nothing.
+    if (ball_due && due_ <= now.mono && (!pending_ || due_ < pending_->effective)) {
+      ball_ = Ball::kInFlight;
+      ping_ready_ = true;
+      continue;
+    }
+    if (pending_ && pending_->effective <= now.mono) {
+      const Pending pending = std::move(*pending_);
+      pending_.reset();
+      Apply(pending);
+      Emit(GameEvent::kCommandApplied,
+           absl::StrCat("command ", ToString(pending.command.kind),
+                        " id=", pending.command.command_id, " applied, state ",
+                        ToString(state_), ", ", FormatMillis(now.mono - pending.effective),
+                        " after effective_at"));
+      continue;
+    }
+    return;
+  }
+}
+
+void Game::Apply(const Pending& pending) {
+  const Command& command = pending.command;
+  const MonoTime at = pending.effective;
+  switch (command.kind) {
+    case CommandKind::kStart:
+      state_ = GameState::kRunning;
+      ++epoch_;
+      game_id_ = command.game_id;
+      pong_time_ms_ = command.pong_time_ms;
+      pong_time_ = std::chrono::milliseconds(command.pong_time_ms);
+      serve_ = command.serve;
+      last_seq_ = 0;
+      attempt_ = 0;
+      ping_ready_ = false;
+      pings_sent_ = pings_received_ = duplicate_pings_ = rejected_pings_ = 0;
+      last_ping_sent_at_.reset();
+      last_ping_received_at_.reset();
+      peer_ = PeerSnapshot{};
+      if (serve_) {
+        out_seq_ = 1;
+        HoldBall(at, nanoseconds(0));
+      } else {
+        out_seq_ = 0;
+        ball_ = Ball::kAtPeer;
+      }
+      break;
+    case CommandKind::kPause:
+      state_ = GameState::kPaused;
+      if (ball_ == Ball::kHeld) time_left_ = std::max(nanoseconds(0), due_ - at);
+      break;
+    case CommandKind::kResume:
+      state_ = GameState::kRunning;
+      if (ball_ == Ball::kHeld) due_ = at + time_left_;
+      break;
+    case CommandKind::kStop:
+      state_ = GameState::kIdle;
+      ++epoch_;
+      stopped_game_id_ = game_id_;
+      game_id_.clear();
+      ball_ = Ball::kNone;
+      ping_ready_ = false;
+      break;
+  }
+  SetPhase(command.command_id, CommandPhase::kApplied);
+}
+
+void Game::HoldBall(MonoTime from, nanoseconds wait) {
+  ball_ = Ball::kHeld;
+  ping_ready_ = false;
+  if (state_ == GameState::kPaused) {
+    time_left_ = wait;
+  } else {
+    due_ = from + wait;
+  }
+}
+
+void Game::SetPhase(absl::string_view command_id, CommandPhase phase) {
+  auto it = records_.find(command_id);
+  if (it == records_.end()) return;
+  it->second.outcome.phase = phase;
+  last_command_ = it->second.outcome;
+}
+
+std::optional<MonoTime> Game::NextCommandDeadline() const {
+  if (!pending_) return std::nullopt;
+  return pending_->effective;
+}
+
+std::optional<MonoTime> Game::NextPingDeadline() const {
+  if (ping_ready_) return MonoTime::min();
+  if (state_ == GameState::kRunning && ball_ == Ball::kHeld) return due_;
+  return std::nullopt;
+}
+
+PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
+  auto refuse = [&](std::string reason) {
+    ++rejected_pings_;
+    Emit(GameEvent::kPingRefused, absl::StrCat("ping refused seq=", ping.seq, ": ", reason));
+    return PingVerdict{PingVerdict::kRefused, std::move(reason)};
+  };
+  if (state_ == GameState::kIdle) {
+    if (!stopped_game_id_.empty() && ping.game_id == stopped_game_id_) {
+      return refuse("game stopped");
+    }
+    return refuse("no game running");
+  }
+  const bool joining = game_id_.empty();
+  if (!joining && ping.game_id != game_id_) {
+    return refuse(ping.game_id == stopped_game_id_ ? "game stopped" : "unknown game");
+  }
+  if (ping.seq <= last_seq_) {
+    ++duplicate_pings_;
+    Emit(GameEvent::kPingDuplicate,
+         absl::StrCat("ping received seq=", ping.seq, " again: answered, ball unchanged"));
+    return PingVerdict{PingVerdict::kDuplicate, ""};
+  }
+  // The next seq is ours to send while we hold the ball: the peer cannot have it too.
+  if (ping.seq != last_seq_ + 1 || ping.seq == out_seq_) {
+    return refuse(absl::StrCat("unexpected seq ", ping.seq, ", expected ",
+                               ping.seq == out_seq_ ? out_seq_ + 1 : last_seq_ + 1));
+  }
+  if (joining) {
+    game_id_ = ping.game_id;
+    Emit(GameEvent::kGameJoined, absl::StrCat("joined game ", game_id_));
+  }
+  ++pings_received_;
+  last_ping_received_at_ = now.wall;
+  last_seq_ = ping.seq;
+  out_seq_ = ping.seq + 1;
+  attempt_ = 0;
+  peer_.reachable = true;
+  peer_.consecutive_failures = 0;
+  HoldBall(now.mono, pong_time_);
+  Emit(GameEvent::kPingReceived,
+       absl::StrCat("ping received seq=", ping.seq, " game=", game_id_, ", next ping ",
+                    state_ == GameState::kPaused ? "after resume + " : "in ",
+                    FormatMillis(pong_time_)));
+  return PingVerdict{PingVerdict::kAccepted, ""};
+}
+
+std::optional<OutboundPing> Game::TakePingToSend(Instant now) {
+  if (!ping_ready_) return std::nullopt;
+  ping_ready_ = false;
+  ++attempt_;
+  if (attempt_ == 1) ++pings_sent_;
+  last_seq_ = std::max(last_seq_, out_seq_);
+  last_ping_sent_at_ = now.wall;
+  Emit(GameEvent::kPingSent,
+       absl::StrCat("ping sent seq=", out_seq_,
+                    attempt_ > 1 ? absl::StrCat(" (attempt ", attempt_, ")") : ""));
+  return OutboundPing{GamePing{game_id_, out_seq_, pong_time_ms_}, epoch_, attempt_};
+}
+
+void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Instant now,
+                        double jitter01) {
+  if (sent.epoch != epoch_ || sent.ping.seq != out_seq_ || ball_ != Ball::kInFlight ||
+      ping_ready_) {
+    return;  // the game moved on while this ping was out
+  }
+  if (result.kind == SendResult::kDelivered) {
+    ball_ = Ball::kAtPeer;
+    peer_.reachable = true;
+    peer_.consecutive_failures = 0;
+    peer_.last_rtt = ToAbsl(result.rtt);
+    Emit(GameEvent::kPongReceived, absl::StrCat("pong received seq=", sent.ping.seq,
+                                                " rtt=", FormatMillis(result.rtt)));
+    return;
+  }
+  peer_.reachable = false;
+  ++peer_.consecutive_failures;
+  peer_.last_error = result.error;
+  const int doublings =
+      static_cast<int>(std::min<uint64_t>(peer_.consecutive_failures - 1, 16));
+  const nanoseconds step = std::min<nanoseconds>(kRetryCap, kRetryBase * (int64_t{1} << doublings));
+  const double factor = 1.0 - kRetryJitter + 2 * kRetryJitter * std::clamp(jitter01, 0.0, 1.0);
+  const nanoseconds wait(static_cast<int64_t>(static_cast<double>(step.count()) * factor));
+  HoldBall(now.mono, wait);
+  Emit(GameEvent::kPeerError,
+       absl::StrCat("peer error seq=", sent.ping.seq, " attempt ", sent.attempt, ": ",
+                    result.error, "; retry in ", FormatMillis(wait)));
+}
+
+absl::Time Game::WallOf(MonoTime t, Instant now) const { return now.wall + ToAbsl(t - now.mono); }
+
+GameSnapshot Game::Snapshot(Instant now) const {
+  GameSnapshot s;
+  s.state = state_;
+  s.game_id = game_id_;
+  s.pong_time_ms = pong_time_ms_;
+  s.serve = serve_;
+  s.ball = ball_;
+  if (ball_ == Ball::kHeld) {
+    if (state_ == GameState::kRunning) s.ball_due_at = WallOf(due_, now);
+    if (state_ == GameState::kPaused) s.time_left = ToAbsl(time_left_);
+  }
+  s.last_seq = last_seq_;
+  s.pings_sent = pings_sent_;
+  s.pings_received = pings_received_;
+  s.duplicate_pings = duplicate_pings_;
+  s.rejected_pings = rejected_pings_;
+  s.last_ping_sent_at = last_ping_sent_at_;
+  s.last_ping_received_at = last_ping_received_at_;
+  s.peer = peer_;
+  if (pending_) {
+    s.pending = PendingCommand{pending_->command.command_id, pending_->command.kind,
+                               pending_->effective_wall};
+  }
+  s.last_command = last_command_;
+  return s;
+}
+
+void Game::Emit(GameEvent::Kind kind, std::string text) {
+  if (sink_) sink_(GameEvent{kind, std::move(text)});
+}
+
+}  // namespace pong

@@ -1,0 +1,236 @@
+#ifndef PONG_SERVER_CORE_GAME_H_
+#define PONG_SERVER_CORE_GAME_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/core/clock.h"
+#include "server/core/ping.h"
+
+namespace pong {
+
+enum class GameState { kIdle, kRunning, kPaused };
+enum class CommandKind { kStart, kPause, kResume, kStop };
+enum class CommandPhase { kScheduled, kApplied, kCancelled, kNoOp };
+
+// Where the ball is, as this instance sees it.
+enum class Ball {
+  kNone,      // no game
+  kHeld,      // we send the next ping when it is due (or retry one the peer did not answer)
+  kInFlight,  // we are sending a ping and wait for the pong
+  kAtPeer,    // the peer holds it
+};
+
+absl::string_view ToString(GameState state);
+absl::string_view ToString(CommandKind kind);
+absl::string_view ToString(CommandPhase phase);
+absl::string_view ToString(Ball ball);
+
+inline constexpr size_t kMaxCommandIdLength = 128;
+// How far ahead a command may be scheduled.
+inline constexpr absl::Duration kMaxScheduleAhead = absl::Seconds(60);
+// Retries of an unanswered ping back off exponentially from kRetryBase up to kRetryCap,
+// each step jittered by +/- kRetryJitter so two instances never retry in lock step.
+inline constexpr std::chrono::milliseconds kRetryBase{20};
+inline constexpr std::chrono::milliseconds kRetryCap{1000};
+inline constexpr double kRetryJitter = 0.2;
+// How many command outcomes are remembered for idempotent retries.
+inline constexpr size_t kRememberedCommands = 1024;
+
+struct Command {
+  std::string command_id;
+  CommandKind kind = CommandKind::kStop;
+  // Wall clock; nullopt takes effect on arrival.
+  std::optional<absl::Time> effective_at;
+  // Start only.
+  int64_t pong_time_ms = 0;
+  bool serve = false;
+  std::string game_id;  // empty: see Game::Submit
+};
+
+struct CommandOutcome {
+  std::string command_id;
+  CommandKind kind = CommandKind::kStop;
+  CommandPhase phase = CommandPhase::kScheduled;
+  absl::Time effective_at;
+  std::string message;
+};
+
+// What the HTTP plane answers to a game ping.
+struct PingVerdict {
+  enum Kind { kAccepted, kDuplicate, kRefused } kind;
+  std::string reason;  // kRefused only: one line for the 409 body
+};
+
+// A ping the adapter must send to the peer now.
+struct OutboundPing {
+  GamePing ping;
+  uint64_t epoch = 0;  // identifies the game: results of an older one are ignored
+  int attempt = 0;     // 0 for the first send of this seq
+};
+
+// How a send ended, as the adapter saw it.
+struct SendResult {
+  enum Kind { kDelivered, kRefused, kFailed } kind;
+  std::chrono::nanoseconds rtt{0};  // kDelivered
+  std::string error;                // otherwise: one line
+};
+
+// One thing that happened, for the log.
+struct GameEvent {
+  enum Kind {
+    kCommandScheduled,
+    kCommandApplied,
+    kCommandRejected,
+    kCommandCancelled,
+    kCommandNoOp,
+    kPingSent,
+    kPongReceived,
+    kPingReceived,
+    kPingDuplicate,
+    kPingRefused,
+    kGameJoined,
+    kPeerError,
+  } kind;
+  std::string text;
+};
+
+struct PendingCommand {
+  std::string command_id;
+  CommandKind kind = CommandKind::kStop;
+  absl::Time effective_at;
+};
+
+struct PeerSnapshot {
+  bool reachable = true;
+  uint64_t consecutive_failures = 0;
+  std::string last_error;
+  std::optional<absl::Duration> last_rtt;
+};
+
+struct GameSnapshot {
+  GameState state = GameState::kIdle;
+  std::string game_id;
+  int64_t pong_time_ms = 0;
+  bool serve = false;
+  Ball ball = Ball::kNone;
+  std::optional<absl::Time> ball_due_at;    // running, ball held
+  std::optional<absl::Duration> time_left;  // paused, ball held
+  uint64_t last_seq = 0;
+  uint64_t pings_sent = 0;
+  uint64_t pings_received = 0;
+  uint64_t duplicate_pings = 0;
+  uint64_t rejected_pings = 0;
+  std::optional<absl::Time> last_ping_sent_at;
+  std::optional<absl::Time> last_ping_received_at;
+  PeerSnapshot peer;
+  std::optional<PendingCommand> pending;
+  std::optional<CommandOutcome> last_command;
+};
+
+// The rules of the game for one instance: the control state machine, the scheduled
+// commands and the ball. Pure: no I/O, no threads, no clock of its own; every call takes
+// the time it happens at. Not thread-safe: the owner serializes calls.
+class Game {
+ public:
+  // Makes the id of a game started without one on the serving instance.
+  using IdGenerator = std::function<std::string()>;
+  // Receives every event as it happens, in order.
+  using EventSink = std::function<void(const GameEvent&)>;
+
+  Game(IdGenerator new_game_id, EventSink sink);
+
+  // Validates a command on arrival. Accepted: the outcome, SCHEDULED for effective_at or,
+  // without one, already APPLIED; a state that already is what it asks for is a NO_OP.
+  // Rejected: INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED or ABORTED. The
+  // same command_id again returns its first outcome, updated to its current phase.
+  absl::StatusOr<CommandOutcome> Submit(const Command& command, Instant now);
+
+  // Drops a scheduled command. NOT_FOUND when the id is unknown or was rejected,
+  // FAILED_PRECONDITION when it already took effect; a cancelled or no-op command is
+  // returned as it is, since it changes nothing.
+  absl::StatusOr<CommandOutcome> Cancel(absl::string_view command_id, Instant now);
+
+  // Applies every command and ball deadline up to now, in the order they were due.
+  void Advance(Instant now);
+  // The earliest pending command, and the earliest ball deadline (send or retry).
+  std::optional<MonoTime> NextCommandDeadline() const;
+  std::optional<MonoTime> NextPingDeadline() const;
+
+  // A game ping from the peer, received at now.
+  PingVerdict OnPing(const GamePing& ping, Instant now);
+  // The ping that is due, if any; the caller sends it and reports with OnSendResult.
+  std::optional<OutboundPing> TakePingToSend(Instant now);
+  void OnSendResult(const OutboundPing& sent, const SendResult& result, Instant now,
+                    double jitter01);
+
+  GameSnapshot Snapshot(Instant now) const;
+  GameState state() const { return state_; }
+
+ private:
+  struct Pending {
+    Command command;
+    MonoTime effective;
+    absl::Time effective_wall;
+  };
+  struct Record {
+    absl::Status status;      // not ok: the command was rejected
+    CommandOutcome outcome;  // ok
+  };
+
+  absl::StatusOr<CommandOutcome> Validate(const Command& command, Instant now);
+  absl::StatusOr<CommandOutcome> Remember(const Command& command,
+                                          absl::StatusOr<CommandOutcome> result);
+  void Apply(const Pending& pending);
+  // The ball is ours; the next ping goes out after `wait` (kept as time left while paused).
+  void HoldBall(MonoTime from, std::chrono::nanoseconds wait);
+  void SetPhase(absl::string_view command_id, CommandPhase phase);
+  void Emit(GameEvent::Kind kind, std::string text);
+  absl::Time WallOf(MonoTime t, Instant now) const;
+
+  IdGenerator new_game_id_;
+  EventSink sink_;
+
+  GameState state_ = GameState::kIdle;
+  uint64_t epoch_ = 0;
+  std::string game_id_;
+  std::string stopped_game_id_;
+  std::chrono::nanoseconds pong_time_{0};
+  int64_t pong_time_ms_ = 0;
+  bool serve_ = false;
+
+  Ball ball_ = Ball::kNone;
+  MonoTime due_{};                           // kHeld and running
+  std::chrono::nanoseconds time_left_{0};  // kHeld and paused
+  uint64_t out_seq_ = 0;                     // the seq we hold, send or sent last
+  int attempt_ = 0;                          // sends of out_seq_ so far
+  uint64_t last_seq_ = 0;                    // highest seq sent or received
+  bool ping_ready_ = false;                  // due: TakePingToSend hands it out
+
+  uint64_t pings_sent_ = 0;
+  uint64_t pings_received_ = 0;
+  uint64_t duplicate_pings_ = 0;
+  uint64_t rejected_pings_ = 0;
+  std::optional<absl::Time> last_ping_sent_at_;
+  std::optional<absl::Time> last_ping_received_at_;
+  PeerSnapshot peer_;
+
+  std::optional<Pending> pending_;
+  std::optional<CommandOutcome> last_command_;
+  absl::flat_hash_map<std::string, Record> records_;
+  std::deque<std::string> record_order_;
+};
+
+}  // namespace pong
+
+#endif  // PONG_SERVER_CORE_GAME_H_
