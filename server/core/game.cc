@@ -23,8 +23,8 @@ std::string FormatMillis(nanoseconds d) {
 bool IsValidCommandId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxCommandIdLength) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
   });
 }
 
@@ -89,9 +89,8 @@ Game::Game(IdGenerator new_game_id, EventSink sink)
 
 absl::StatusOr<CommandOutcome> Game::Submit(const Command& command, Instant now) {
   if (!IsValidCommandId(command.command_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("command_id must be 1 to ", kMaxCommandIdLength,
-                     " characters of [A-Za-z0-9._:-]"));
+    return absl::InvalidArgumentError(absl::StrCat("command_id must be 1 to ", kMaxCommandIdLength,
+                                                   " characters of [A-Za-z0-9._:-]"));
   }
   if (auto it = records_.find(command.command_id); it != records_.end()) {
     const Record& record = it->second;
@@ -120,10 +119,9 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
   }
   const absl::Time effective_wall = command.effective_at.value_or(now.wall);
   if (effective_wall < now.wall) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("arrived ", FormatMillis(ToChrono(now.wall - effective_wall)),
-                     " after its effective_at ", FormatWall(effective_wall),
-                     "; never applied late"));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "arrived ", FormatMillis(ToChrono(now.wall - effective_wall)), " after its effective_at ",
+        FormatWall(effective_wall), "; never applied late"));
   }
   if (effective_wall - now.wall > kMaxScheduleAhead) {
     return absl::InvalidArgumentError(
@@ -132,12 +130,12 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
   }
   if (pending_) {
     return absl::AbortedError(absl::StrCat(
-        "command ", pending_->command.command_id, " (", ToString(pending_->command.kind),
-        " at ", FormatWall(pending_->effective_wall), ") is pending; cancel it or wait"));
+        "command ", pending_->command.command_id, " (", ToString(pending_->command.kind), " at ",
+        FormatWall(pending_->effective_wall), ") is pending; cancel it or wait"));
   }
 
-  CommandOutcome outcome{command.command_id, command.kind, CommandPhase::kScheduled,
-                         effective_wall, ""};
+  CommandOutcome outcome{command.command_id, command.kind, CommandPhase::kScheduled, effective_wall,
+                         ""};
   auto no_op = [&](absl::string_view why) {
     outcome.phase = CommandPhase::kNoOp;
     outcome.message = std::string(why);
@@ -150,9 +148,9 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
   switch (command.kind) {
     case CommandKind::kStart:
       if (state_ != GameState::kIdle) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("a game is ", absl::AsciiStrToLower(ToString(state_)),
-                         "; stop it before starting another"));
+        return absl::FailedPreconditionError(absl::StrCat("a game is ",
+                                                          absl::AsciiStrToLower(ToString(state_)),
+                                                          "; stop it before starting another"));
       }
       if (scheduled.game_id.empty() && scheduled.serve) scheduled.game_id = new_game_id_();
       outcome.message =
@@ -182,8 +180,8 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
   Emit(GameEvent::kCommandScheduled,
        absl::StrCat("command ", ToString(command.kind), " id=", command.command_id,
                     " scheduled for ", FormatWall(effective_wall), " (in ",
-                    FormatMillis(effective - now.mono), ")",
-                    outcome.message.empty() ? "" : ": ", outcome.message));
+                    FormatMillis(effective - now.mono), ")", outcome.message.empty() ? "" : ": ",
+                    outcome.message));
   return outcome;
 }
 
@@ -211,9 +209,8 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
     pending_.reset();
     SetPhase(command_id, CommandPhase::kCancelled);
     Emit(GameEvent::kCommandCancelled,
-         absl::StrCat("command ", ToString(pending.command.kind), " id=", command_id,
-                      " cancelled ", FormatMillis(pending.effective - now.mono),
-                      " before it was due"));
+         absl::StrCat("command ", ToString(pending.command.kind), " id=", command_id, " cancelled ",
+                      FormatMillis(pending.effective - now.mono), " before it was due"));
     return records_.at(command_id).outcome;
   }
   auto it = records_.find(command_id);
@@ -226,8 +223,9 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
         absl::StrCat("command ", command_id, " was rejected; nothing to cancel"));
   }
   if (record.outcome.phase == CommandPhase::kApplied) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "command ", command_id, " already took effect at ", FormatWall(record.outcome.effective_at)));
+    return absl::FailedPreconditionError(absl::StrCat("command ", command_id,
+                                                      " already took effect at ",
+                                                      FormatWall(record.outcome.effective_at)));
   }
   return record.outcome;
 }
@@ -247,9 +245,8 @@ void Game::Advance(Instant now) {
       Apply(pending);
       Emit(GameEvent::kCommandApplied,
            absl::StrCat("command ", ToString(pending.command.kind),
-                        " id=", pending.command.command_id, " applied, state ",
-                        ToString(state_), ", ", FormatMillis(now.mono - pending.effective),
-                        " after effective_at"));
+                        " id=", pending.command.command_id, " applied, state ", ToString(state_),
+                        ", ", FormatMillis(now.mono - pending.effective), " after effective_at"));
       continue;
     }
     return;
@@ -400,22 +397,21 @@ void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Inst
     peer_.reachable = true;
     peer_.consecutive_failures = 0;
     peer_.last_rtt = ToAbsl(result.rtt);
-    Emit(GameEvent::kPongReceived, absl::StrCat("pong received seq=", sent.ping.seq,
-                                                " rtt=", FormatMillis(result.rtt)));
+    Emit(GameEvent::kPongReceived,
+         absl::StrCat("pong received seq=", sent.ping.seq, " rtt=", FormatMillis(result.rtt)));
     return;
   }
   peer_.reachable = false;
   ++peer_.consecutive_failures;
   peer_.last_error = result.error;
-  const int doublings =
-      static_cast<int>(std::min<uint64_t>(peer_.consecutive_failures - 1, 16));
+  const int doublings = static_cast<int>(std::min<uint64_t>(peer_.consecutive_failures - 1, 16));
   const nanoseconds step = std::min<nanoseconds>(kRetryCap, kRetryBase * (int64_t{1} << doublings));
   const double factor = 1.0 - kRetryJitter + 2 * kRetryJitter * std::clamp(jitter01, 0.0, 1.0);
   const nanoseconds wait(static_cast<int64_t>(static_cast<double>(step.count()) * factor));
   HoldBall(now.mono, wait);
   Emit(GameEvent::kPeerError,
-       absl::StrCat("peer error seq=", sent.ping.seq, " attempt ", sent.attempt, ": ",
-                    result.error, "; retry in ", FormatMillis(wait)));
+       absl::StrCat("peer error seq=", sent.ping.seq, " attempt ", sent.attempt, ": ", result.error,
+                    "; retry in ", FormatMillis(wait)));
 }
 
 absl::Time Game::WallOf(MonoTime t, Instant now) const { return now.wall + ToAbsl(t - now.mono); }

@@ -184,7 +184,7 @@ class Game {
     absl::Time effective_wall;
   };
   struct Record {
-    absl::Status status;      // not ok: the command was rejected
+    absl::Status status;     // not ok: the command was rejected
     CommandOutcome outcome;  // ok
   };
 
@@ -210,12 +210,12 @@ class Game {
   bool serve_ = false;
 
   Ball ball_ = Ball::kNone;
-  MonoTime due_{};                           // kHeld and running
+  MonoTime due_{};                         // kHeld and running
   std::chrono::nanoseconds time_left_{0};  // kHeld and paused
-  uint64_t out_seq_ = 0;                     // the seq we hold, send or sent last
-  int attempt_ = 0;                          // sends of out_seq_ so far
-  uint64_t last_seq_ = 0;                    // highest seq sent or received
-  bool ping_ready_ = false;                  // due: TakePingToSend hands it out
+  uint64_t out_seq_ = 0;                   // the seq we hold, send or sent last
+  int attempt_ = 0;                        // sends of out_seq_ so far
+  uint64_t last_seq_ = 0;                  // highest seq sent or received
+  bool ping_ready_ = false;                // due: TakePingToSend hands it out
 
   uint64_t pings_sent_ = 0;
   uint64_t pings_received_ = 0;

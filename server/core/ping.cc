@@ -36,8 +36,8 @@ bool IsValidGameId(absl::string_view id) {
 
 absl::Status ValidatePongTimeMs(int64_t pong_time_ms) {
   if (pong_time_ms < 0 || pong_time_ms > kMaxPongTimeMs) {
-    return absl::InvalidArgumentError(absl::StrCat("pong_time_ms must be from 0 to ",
-                                                   kMaxPongTimeMs, ", got ", pong_time_ms));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pong_time_ms must be from 0 to ", kMaxPongTimeMs, ", got ", pong_time_ms));
   }
   return absl::OkStatus();
 }
@@ -50,8 +50,7 @@ absl::StatusOr<std::optional<GamePing>> ParsePing(const PingQuery& query) {
   if (!IsValidGameId(*query.game)) {
     return absl::InvalidArgumentError("game must be 32 lowercase hex digits");
   }
-  const std::optional<uint64_t> seq =
-      ParseDecimal(*query.seq, std::numeric_limits<int64_t>::max());
+  const std::optional<uint64_t> seq = ParseDecimal(*query.seq, std::numeric_limits<int64_t>::max());
   if (!seq || *seq == 0) {
     return absl::InvalidArgumentError("seq must be a whole number from 1 to 2^63-1");
   }

@@ -1,0 +1,113 @@
+#include "server/engine.h"
+
+#include <sys/prctl.h>
+
+#include "server/random_id.h"
+
+namespace pong {
+namespace {
+
+// The kernel's default 50 us timer slack would be added to every deadline.
+void TightenTimerSlack() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
+
+// Waits for `cv` until `deadline`, or without end when there is none.
+void WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+             const std::optional<MonoTime>& deadline) {
+  if (deadline) {
+    cv.wait_until(lock, *deadline);
+  } else {
+    cv.wait(lock);
+  }
+}
+
+}  // namespace
+
+GameEngine::GameEngine(const Clock& clock, PeerLink& peer, EventLog& log)
+    : clock_(clock),
+      peer_(peer),
+      log_(log),
+      game_(NewRandomId, [this](const GameEvent& event) { OnEvent(event); }),
+      jitter_(std::random_device{}()),
+      command_thread_([this] { CommandLoop(); }),
+      ball_thread_([this] { BallLoop(); }) {}
+
+GameEngine::~GameEngine() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  command_cv_.notify_one();
+  ball_cv_.notify_one();
+  command_thread_.join();
+  ball_thread_.join();
+}
+
+absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {
+  absl::StatusOr<CommandOutcome> outcome;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    outcome = game_.Submit(command, clock_.Read());
+  }
+  command_cv_.notify_one();
+  ball_cv_.notify_one();
+  return outcome;
+}
+
+absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return game_.Cancel(command_id, clock_.Read());
+}
+
+PingVerdict GameEngine::OnPing(const GamePing& ping) {
+  const Instant received = clock_.Read();
+  PingVerdict verdict;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    verdict = game_.OnPing(ping, received);
+  }
+  if (verdict.kind == PingVerdict::kAccepted) ball_cv_.notify_one();
+  return verdict;
+}
+
+GameSnapshot GameEngine::Snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return game_.Snapshot(clock_.Read());
+}
+
+void GameEngine::CommandLoop() {
+  TightenTimerSlack();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    const std::optional<MonoTime> deadline = game_.NextCommandDeadline();
+    if (deadline && clock_.Now() >= *deadline) {
+      game_.Advance(clock_.Read());
+      ball_cv_.notify_one();  // a start or resume may have made the ball due
+      continue;
+    }
+    WaitFor(command_cv_, lock, deadline);
+  }
+}
+
+void GameEngine::BallLoop() {
+  TightenTimerSlack();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    const std::optional<MonoTime> deadline = game_.NextPingDeadline();
+    if (!deadline || clock_.Now() < *deadline) {
+      WaitFor(ball_cv_, lock, deadline);
+      continue;
+    }
+    game_.Advance(clock_.Read());
+    std::optional<OutboundPing> ping = game_.TakePingToSend(clock_.Read());
+    if (!ping) continue;
+    lock.unlock();
+    const SendResult result = peer_.Send(ping->ping);
+    lock.lock();
+    const double jitter01 = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
+    game_.OnSendResult(*ping, result, clock_.Read(), jitter01);
+  }
+}
+
+void GameEngine::OnEvent(const GameEvent& event) { log_.Write(clock_.WallNow(), event.text); }
+
+}  // namespace pong

@@ -1,0 +1,56 @@
+#ifndef PONG_SERVER_ENGINE_H_
+#define PONG_SERVER_ENGINE_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "server/core/clock.h"
+#include "server/core/game.h"
+#include "server/event_log.h"
+#include "server/peer_link.h"
+
+namespace pong {
+
+// Runs a Game in real time. Two threads keep its deadlines on the monotonic clock
+// without polling: one applies scheduled commands, the other sends the ball when it is
+// due and waits for the pong, so a slow or absent peer never delays a command. Every
+// public method is thread-safe and returns at once (no waiting for a scheduled time).
+class GameEngine {
+ public:
+  GameEngine(const Clock& clock, PeerLink& peer, EventLog& log);
+  ~GameEngine();  // stops and joins the threads
+
+  GameEngine(const GameEngine&) = delete;
+  GameEngine& operator=(const GameEngine&) = delete;
+
+  absl::StatusOr<CommandOutcome> Submit(const Command& command) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<CommandOutcome> Cancel(absl::string_view command_id) ABSL_LOCKS_EXCLUDED(mu_);
+  PingVerdict OnPing(const GamePing& ping) ABSL_LOCKS_EXCLUDED(mu_);
+  GameSnapshot Snapshot() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void CommandLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void BallLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void OnEvent(const GameEvent& event);  // called under mu_, only enqueues
+
+  const Clock& clock_;
+  PeerLink& peer_;
+  EventLog& log_;
+
+  std::mutex mu_;
+  std::condition_variable command_cv_;  // the next command deadline may have changed
+  std::condition_variable ball_cv_;     // the next ball deadline may have changed
+  Game game_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 jitter_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread command_thread_;
+  std::thread ball_thread_;
+};
+
+}  // namespace pong
+
+#endif  // PONG_SERVER_ENGINE_H_

@@ -1,0 +1,107 @@
+#include "server/http_plane.h"
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/ping.h"
+
+namespace pong {
+namespace {
+
+constexpr char kTextPlain[] = "text/plain";
+// A game ping has no body; anything larger is refused with 413 before it is read.
+constexpr size_t kMaxBody = 1024;
+
+void Reply(httplib::Response& res, int status, absl::string_view body) {
+  res.status = status;
+  res.set_content(std::string(body), kTextPlain);
+}
+
+// The query value of `name`; a repeated parameter is ambiguous and counts as malformed.
+absl::StatusOr<std::optional<absl::string_view>> Param(const httplib::Request& req,
+                                                       const char* name) {
+  const auto [first, last] = req.params.equal_range(name);
+  if (first == last) return std::optional<absl::string_view>();
+  if (std::next(first) != last) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is given more than once"));
+  }
+  return std::optional<absl::string_view>(first->second);
+}
+
+absl::StatusOr<PingQuery> ReadQuery(const httplib::Request& req) {
+  PingQuery query;
+  for (const auto& [name, field] :
+       {std::pair{"game", &PingQuery::game}, std::pair{"seq", &PingQuery::seq},
+        std::pair{"ms", &PingQuery::ms}}) {
+    absl::StatusOr<std::optional<absl::string_view>> value = Param(req, name);
+    if (!value.ok()) return value.status();
+    query.*field = *value;
+  }
+  return query;
+}
+
+}  // namespace
+
+HttpPlane::HttpPlane(GameEngine& engine)
+    : engine_(engine), server_(std::make_unique<httplib::Server>()) {
+  httplib::Server& server = *server_;
+  server.set_tcp_nodelay(true);
+  server.set_keep_alive_max_count(1'000'000);
+  server.set_keep_alive_timeout(60);
+  server.set_read_timeout(std::chrono::seconds(5));
+  server.set_payload_max_length(kMaxBody);
+
+  server.Get("/ping", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<PingQuery> query = ReadQuery(req);
+    absl::StatusOr<std::optional<GamePing>> ping = query.ok() ? ParsePing(*query) : query.status();
+    if (!ping.ok()) return Reply(res, 400, absl::StrCat(ping.status().message(), "\n"));
+    if (!ping->has_value()) return Reply(res, 200, "pong");  // liveness: changes nothing
+    const PingVerdict verdict = engine_.OnPing(**ping);
+    if (verdict.kind == PingVerdict::kRefused) {
+      return Reply(res, 409, absl::StrCat(verdict.reason, "\n"));
+    }
+    Reply(res, 200, "pong");
+  });
+  // Any other method: 405 on /ping (with Allow), 404 elsewhere.
+  auto other_method = [](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/ping") {
+      res.set_header("Allow", "GET, HEAD");
+      return Reply(res, 405, "method not allowed: /ping takes GET\n");
+    }
+    Reply(res, 404, "not found\n");
+  };
+  server.Post(".*", other_method);
+  server.Put(".*", other_method);
+  server.Patch(".*", other_method);
+  server.Delete(".*", other_method);
+  server.Options(".*", other_method);
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) {
+      res.set_content(absl::StrCat("HTTP ", res.status, "\n"), kTextPlain);
+    }
+  });
+}
+
+HttpPlane::~HttpPlane() { Stop(); }
+
+absl::StatusOr<int> HttpPlane::Bind(const std::string& host, int port) {
+  const int bound =
+      port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for HTTP on ", host, ":", port, " (in use?)"));
+  }
+  return bound;
+}
+
+void HttpPlane::Start() {
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+void HttpPlane::Stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace pong

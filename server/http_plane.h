@@ -1,0 +1,38 @@
+#ifndef PONG_SERVER_HTTP_PLANE_H_
+#define PONG_SERVER_HTTP_PLANE_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "server/engine.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace pong {
+
+// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine.
+// Bind, then Start from one thread; Stop from any thread, once.
+class HttpPlane {
+ public:
+  explicit HttpPlane(GameEngine& engine);
+  ~HttpPlane();  // stops if still running
+
+  // Binds host:port (port 0 picks a free one) and returns the bound port.
+  absl::StatusOr<int> Bind(const std::string& host, int port);
+  // Serves on a thread of its own.
+  void Start();
+  void Stop();
+
+ private:
+  GameEngine& engine_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace pong
+
+#endif  // PONG_SERVER_HTTP_PLANE_H_

@@ -1,0 +1,99 @@
+// pong-server: one instance of the game. Parses flags, starts the planes, waits for
+// SIGINT/SIGTERM, shuts down cleanly.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/clock.h"
+#include "server/pong_server.h"
+
+ABSL_FLAG(std::string, name, "pong", "Name of this instance, in its logs and status.");
+ABSL_FLAG(int, http_port, 8081, "Port of the HTTP plane (GET /ping); 0 picks a free port.");
+ABSL_FLAG(int, grpc_port, 50051, "Port of the gRPC control plane; 0 picks a free port.");
+ABSL_FLAG(std::string, peer, "127.0.0.1:8082", "HOST:PORT of the other instance's HTTP plane.");
+ABSL_FLAG(std::string, log_file, "", "File to append event lines to; standard error if empty.");
+ABSL_FLAG(std::string, bind, "127.0.0.1", "Address both planes listen on.");
+ABSL_FLAG(std::string, ports_file, "",
+          "After binding, write \"http=PORT\\ngrpc=PORT\\n\" to this file (atomically).");
+
+namespace {
+
+constexpr char kUsage[] =
+    "One instance of the pong game: serves GET /ping over HTTP and pong.v1.GameControl\n"
+    "over gRPC (with reflection and grpc.health.v1.Health).\n\n"
+    "  pong-server --name=first --http_port=8081 --grpc_port=50051 \\\n"
+    "      --peer=127.0.0.1:8082 --log_file=first.log\n\n"
+    "Stops cleanly on SIGINT or SIGTERM. Exit codes: 0 after a clean stop, 1 when it\n"
+    "cannot start (port in use, log file not writable), 2 for bad flags.";
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "pong-server: %s\n", message.c_str());
+  return code;
+}
+
+bool WritePortsFile(const std::string& path, int http_port, int grpc_port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "http=" << http_port << "\ngrpc=" << grpc_port << "\n";
+    if (!out.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+bool ValidPort(int port) { return port >= 0 && port <= 65535; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    return Fail(2, absl::StrCat("unexpected argument \"", positional[1],
+                                "\"; flags take the form --name=value (see --help)"));
+  }
+  pong::ServerOptions options;
+  options.name = absl::GetFlag(FLAGS_name);
+  options.bind = absl::GetFlag(FLAGS_bind);
+  options.http_port = absl::GetFlag(FLAGS_http_port);
+  options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
+  options.log_file = absl::GetFlag(FLAGS_log_file);
+  if (!ValidPort(options.http_port) || !ValidPort(options.grpc_port)) {
+    return Fail(2, "--http_port and --grpc_port must be from 0 to 65535");
+  }
+  if (options.name.empty()) return Fail(2, "--name must not be empty");
+  absl::StatusOr<pong::HostPort> peer = pong::ParseHostPort(absl::GetFlag(FLAGS_peer));
+  if (!peer.ok()) return Fail(2, absl::StrCat("--peer: ", peer.status().message()));
+  options.peer = *peer;
+
+  // Signals are taken by sigwait below, never by a thread of the libraries.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  pong::RealClock clock;
+  absl::StatusOr<std::unique_ptr<pong::PongServer>> server =
+      pong::PongServer::Start(options, clock);
+  if (!server.ok()) return Fail(1, std::string(server.status().message()));
+  const std::string ports_file = absl::GetFlag(FLAGS_ports_file);
+  if (!ports_file.empty() &&
+      !WritePortsFile(ports_file, (*server)->http_port(), (*server)->grpc_port())) {
+    return Fail(1, absl::StrCat("cannot write --ports_file ", ports_file));
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  (*server)->log().Write(absl::Now(),
+                         absl::StrCat("received ", strsignal(signal_number), ", shutting down"));
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,54 @@
+#include "server/peer_link.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace pong {
+
+std::string HostPort::ToString() const { return absl::StrCat(host, ":", port); }
+
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" is not HOST:PORT (e.g. 127.0.0.1:8082)"));
+  }
+  int port = 0;
+  const absl::string_view port_text = text.substr(colon + 1);
+  if (!absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535 ||
+      port_text.find_first_not_of("0123456789") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": the port must be a number from 1 to 65535"));
+  }
+  return HostPort{std::string(text.substr(0, colon)), port};
+}
+
+HttpPeerLink::HttpPeerLink(const HostPort& peer)
+    : client_(std::make_unique<httplib::Client>(peer.host, peer.port)) {
+  client_->set_keep_alive(true);
+  client_->set_tcp_nodelay(true);
+  client_->set_connection_timeout(std::chrono::milliseconds(250));
+  client_->set_read_timeout(std::chrono::milliseconds(500));
+  client_->set_write_timeout(std::chrono::milliseconds(500));
+}
+
+HttpPeerLink::~HttpPeerLink() = default;
+
+SendResult HttpPeerLink::Send(const GamePing& ping) {
+  path_.clear();
+  absl::StrAppend(&path_, "/ping?game=", ping.game_id, "&seq=", ping.seq,
+                  "&ms=", ping.pong_time_ms);
+  const auto start = std::chrono::steady_clock::now();
+  httplib::Result res = client_->Get(path_);
+  const auto rtt = std::chrono::steady_clock::now() - start;
+  if (!res) return SendResult{SendResult::kFailed, {}, httplib::to_string(res.error())};
+  if (res->status == 200 && res->body == "pong") return SendResult{SendResult::kDelivered, rtt, {}};
+  return SendResult{
+      SendResult::kRefused, {}, absl::StrCat("HTTP ", res->status, " ", res->body.substr(0, 200))};
+}
+
+}  // namespace pong

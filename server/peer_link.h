@@ -1,0 +1,47 @@
+#ifndef PONG_SERVER_PEER_LINK_H_
+#define PONG_SERVER_PEER_LINK_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/core/game.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace pong {
+
+// HOST:PORT, split and checked.
+struct HostPort {
+  std::string host;
+  int port = 0;
+  std::string ToString() const;
+};
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
+
+// Carries game pings to the peer. Called by one thread at a time.
+class PeerLink {
+ public:
+  virtual ~PeerLink() = default;
+  // Blocks until the peer answered or the attempt failed (bounded by timeouts).
+  virtual SendResult Send(const GamePing& ping) = 0;
+};
+
+// GET /ping?game=..&seq=..&ms=.. over one kept-alive connection with Nagle off; it
+// reconnects by itself when the peer closed the connection or restarted.
+class HttpPeerLink final : public PeerLink {
+ public:
+  explicit HttpPeerLink(const HostPort& peer);
+  ~HttpPeerLink() override;
+  SendResult Send(const GamePing& ping) override;
+
+ private:
+  std::unique_ptr<httplib::Client> client_;
+  std::string path_;  // reused buffer
+};
+
+}  // namespace pong
+
+#endif  // PONG_SERVER_PEER_LINK_H_

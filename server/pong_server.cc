@@ -1,0 +1,62 @@
+#include "server/pong_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace pong {
+
+absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOptions& options,
+                                                              const Clock& clock,
+                                                              std::unique_ptr<PeerLink> peer) {
+  std::unique_ptr<PongServer> server(new PongServer());
+  absl::StatusOr<std::unique_ptr<EventLog>> log = EventLog::Open(options.log_file, options.name);
+  if (!log.ok()) return log.status();
+  server->log_ = std::move(*log);
+  server->peer_ = peer ? std::move(peer) : std::make_unique<HttpPeerLink>(options.peer);
+  server->engine_ = std::make_unique<GameEngine>(clock, *server->peer_, *server->log_);
+
+  server->http_ = std::make_unique<HttpPlane>(*server->engine_);
+  absl::StatusOr<int> http_port = server->http_->Bind(options.bind, options.http_port);
+  if (!http_port.ok()) return http_port.status();
+  server->http_port_ = *http_port;
+
+  server->service_ = std::make_unique<ControlService>(
+      *server->engine_, InstanceInfo{options.name, absl::StrCat(options.bind, ":", *http_port),
+                                     options.peer.ToString()});
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options.bind, ":", options.grpc_port),
+                           grpc::InsecureServerCredentials(), &server->grpc_port_);
+  builder.RegisterService(server->service_.get());
+  server->grpc_ = builder.BuildAndStart();
+  if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.bind, ":",
+                                               options.grpc_port, " (in use?)"));
+  }
+  server->http_->Start();
+  server->log_->Write(
+      absl::Now(),
+      absl::StrCat("listening http=", options.bind, ":", server->http_port_, " grpc=", options.bind,
+                   ":", server->grpc_port_, " peer=", options.peer.ToString()));
+  return server;
+}
+
+PongServer::~PongServer() { Shutdown(); }
+
+void PongServer::Shutdown() {
+  if (http_ == nullptr) return;
+  http_->Stop();
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  engine_.reset();  // joins its threads before the peer link and log go
+  log_->Write(absl::Now(), "stopped");
+  http_.reset();
+}
+
+}  // namespace pong
