@@ -1,0 +1,125 @@
+#include "tests/integration/pong_pair.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace pong::testing {
+namespace {
+
+// The grpc port a server wrote to its --ports_file, or 0 while there is none.
+int GrpcPortFrom(const std::string& ports_file) {
+  std::istringstream in(ReadFile(ports_file));
+  std::string line;
+  while (std::getline(in, line)) {
+    int port = 0;
+    if (line.rfind("grpc=", 0) == 0 && absl::SimpleAtoi(line.substr(5), &port)) return port;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int TestLeadMs() {
+  const char* env = std::getenv("PONG_TEST_LEAD_MS");
+  int lead = 0;
+  return env != nullptr && absl::SimpleAtoi(env, &lead) && lead > 0 ? lead : 150;
+}
+
+std::string Instance::grpc_address() const { return absl::StrCat("127.0.0.1:", grpc_port); }
+
+v1::GameStatus Instance::Status() const {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::GetStatusResponse response;
+  if (!stub || !stub->GetStatus(&context, v1::GetStatusRequest(), &response).ok()) return {};
+  return response.status();
+}
+
+std::vector<LogLine> ReadLog(const std::string& path) {
+  std::vector<LogLine> lines;
+  std::istringstream in(ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    // "2026-11-29T13:45:01.123Z first text..."
+    const size_t space = line.find(' ');
+    const size_t name_end = space == std::string::npos ? space : line.find(' ', space + 1);
+    if (name_end == std::string::npos) continue;
+    LogLine parsed;
+    std::string error;
+    if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E3SZ", line.substr(0, space), &parsed.at, &error)) {
+      continue;
+    }
+    parsed.text = line.substr(name_end + 1);
+    lines.push_back(std::move(parsed));
+  }
+  return lines;
+}
+
+std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, const std::string& regex) {
+  const std::regex pattern(regex);
+  std::vector<uint64_t> seqs;
+  for (const LogLine& line : lines) {
+    std::smatch m;
+    uint64_t seq = 0;
+    if (std::regex_search(line.text, m, pattern) && absl::SimpleAtoi(m[1].str(), &seq)) {
+      seqs.push_back(seq);
+    }
+  }
+  return seqs;
+}
+
+PongPair::PongPair() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "pong-integration-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) return;
+  dir = pattern;
+  first.name = "first";
+  second.name = "second";
+  first.http_port = FreePort();
+  second.http_port = FreePort();
+  ok_ = StartInstance(first, second.http_port) && StartInstance(second, first.http_port);
+}
+
+PongPair::~PongPair() {
+  for (Instance* instance : {&first, &second}) {
+    if (instance->process) instance->process->Terminate();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
+bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
+  const std::string ports_file = absl::StrCat(dir, "/", instance.name, ".ports");
+  std::filesystem::remove(ports_file);
+  instance.log_path = absl::StrCat(dir, "/", instance.name, ".log");
+  instance.process = std::make_unique<Child>(std::vector<std::string>{
+      PONG_SERVER_PATH, "--name=" + instance.name, absl::StrCat("--http_port=", instance.http_port),
+      absl::StrCat("--grpc_port=", instance.grpc_port),
+      absl::StrCat("--peer=127.0.0.1:", peer_http_port), "--log_file=" + instance.log_path,
+      "--ports_file=" + ports_file});
+  if (!WaitFor([&] { return GrpcPortFrom(ports_file) != 0; }, std::chrono::seconds(10))) {
+    return false;
+  }
+  instance.grpc_port = GrpcPortFrom(ports_file);
+  instance.stub = v1::GameControl::NewStub(
+      grpc::CreateChannel(instance.grpc_address(), grpc::InsecureChannelCredentials()));
+  return true;
+}
+
+RunResult PongPair::Cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {PONG_CLI_PATH, "--first=" + first.grpc_address(),
+                                   "--second=" + second.grpc_address(),
+                                   absl::StrCat("--lead_ms=", TestLeadMs())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv);
+}
+
+}  // namespace pong::testing

@@ -1,0 +1,65 @@
+#ifndef PONG_TESTS_INTEGRATION_PONG_PAIR_H_
+#define PONG_TESTS_INTEGRATION_PONG_PAIR_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "pong/v1/pong.grpc.pb.h"
+#include "tests/integration/process.h"
+
+namespace pong::testing {
+
+// One real pong-server process on free ports, logging to a file of its own.
+struct Instance {
+  std::string name;
+  int http_port = 0;
+  int grpc_port = 0;
+  std::string log_path;
+  std::unique_ptr<Child> process;
+  std::unique_ptr<v1::GameControl::Stub> stub;
+
+  std::string grpc_address() const;
+  // GetStatus over gRPC; an empty status with state UNSPECIFIED when it does not answer.
+  v1::GameStatus Status() const;
+  std::string Log() const { return ReadFile(log_path); }
+};
+
+// A line of a log: when, and the event text after the instance name.
+struct LogLine {
+  absl::Time at;
+  std::string text;
+};
+std::vector<LogLine> ReadLog(const std::string& path);
+// The seq of every line that matches `pattern`, whose one group captures it.
+std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, const std::string& pattern);
+
+// Two pong-server processes that play against each other, in a fresh temporary folder.
+// Stops both (SIGTERM) when it goes.
+class PongPair {
+ public:
+  PongPair();
+  ~PongPair();
+
+  // Starts (or restarts) one instance on its ports; false if it did not come up in time.
+  bool StartInstance(Instance& instance, int peer_http_port);
+  bool ok() const { return ok_; }
+
+  // Runs the real pong-cli against both instances.
+  RunResult Cli(const std::vector<std::string>& args) const;
+
+  Instance first;
+  Instance second;
+  std::string dir;
+
+ private:
+  bool ok_ = false;
+};
+
+// --lead_ms for the CLI in tests: PONG_TEST_LEAD_MS, or 150 (sanitizer builds are slower).
+int TestLeadMs();
+
+}  // namespace pong::testing
+
+#endif  // PONG_TESTS_INTEGRATION_PONG_PAIR_H_

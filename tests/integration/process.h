@@ -1,0 +1,55 @@
+#ifndef PONG_TESTS_INTEGRATION_PROCESS_H_
+#define PONG_TESTS_INTEGRATION_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pong::testing {
+
+// What a finished command printed and how it ended.
+struct RunResult {
+  int exit_code = -1;  // -1: killed after the timeout
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] with the arguments, waits at most `timeout`, captures both streams.
+RunResult Run(const std::vector<std::string>& argv,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A child process that is killed (SIGKILL) when this object goes, if still running.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv);
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  // SIGTERM, then waits up to `timeout`; returns the exit code (-1 if it had to be killed).
+  int Terminate(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  void Kill();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool reaped_ = false;
+};
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition,
+             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+std::string ReadFile(const std::string& path);
+
+}  // namespace pong::testing
+
+#endif  // PONG_TESTS_INTEGRATION_PROCESS_H_
