@@ -38,6 +38,7 @@ GameEngine::~GameEngine() {
   }
   command_cv_.notify_one();
   ball_cv_.notify_one();
+  peer_.Interrupt();
   command_thread_.join();
   ball_thread_.join();
 }
@@ -61,11 +62,14 @@ absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) 
 PingVerdict GameEngine::OnPing(const GamePing& ping) {
   const Instant received = clock_.Read();
   PingVerdict verdict;
+  bool state_changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const GameState before = game_.state();
     verdict = game_.OnPing(ping, received);
+    state_changed = game_.state() != before;
   }
-  if (verdict.kind == PingVerdict::kAccepted) ball_cv_.notify_one();
+  if (verdict.kind == PingVerdict::kAccepted || state_changed) ball_cv_.notify_one();
   return verdict;
 }
 

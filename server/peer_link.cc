@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/numbers.h"
@@ -37,6 +38,8 @@ HttpPeerLink::HttpPeerLink(const HostPort& peer)
 }
 
 HttpPeerLink::~HttpPeerLink() = default;
+
+void HttpPeerLink::Interrupt() { client_->stop(); }
 
 SendResult HttpPeerLink::Send(const GamePing& ping) {
   path_.clear();

@@ -27,6 +27,8 @@ class PeerLink {
   virtual ~PeerLink() = default;
   // Blocks until the peer answered or the attempt failed (bounded by timeouts).
   virtual SendResult Send(const GamePing& ping) = 0;
+  // Makes a Send in progress on another thread return at once (for shutdown).
+  virtual void Interrupt() {}
 };
 
 // GET /ping?game=..&seq=..&ms=.. over one kept-alive connection with Nagle off; it
@@ -36,6 +38,7 @@ class HttpPeerLink final : public PeerLink {
   explicit HttpPeerLink(const HostPort& peer);
   ~HttpPeerLink() override;
   SendResult Send(const GamePing& ping) override;
+  void Interrupt() override;
 
  private:
   std::unique_ptr<httplib::Client> client_;

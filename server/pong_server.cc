@@ -1,5 +1,6 @@
 #include "server/pong_server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -32,6 +33,8 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which lets a second server share a busy port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(absl::StrCat(options.bind, ":", options.grpc_port),
                            grpc::InsecureServerCredentials(), &server->grpc_port_);
   builder.RegisterService(server->service_.get());

@@ -88,9 +88,16 @@ Game::Game(IdGenerator new_game_id, EventSink sink)
     : new_game_id_(std::move(new_game_id)), sink_(std::move(sink)) {}
 
 absl::StatusOr<CommandOutcome> Game::Submit(const Command& command, Instant now) {
+  // A pending command whose time has come is in effect, whether or not the timer fired.
+  Advance(now);
   if (!IsValidCommandId(command.command_id)) {
-    return absl::InvalidArgumentError(absl::StrCat("command_id must be 1 to ", kMaxCommandIdLength,
-                                                   " characters of [A-Za-z0-9._:-]"));
+    absl::Status status = absl::InvalidArgumentError(absl::StrCat(
+        "command_id must be 1 to ", kMaxCommandIdLength, " characters of [A-Za-z0-9._:-]"));
+    // The id itself is not logged: it may be long or hold a line break.
+    Emit(GameEvent::kCommandRejected,
+         absl::StrCat("command ", ToString(command.kind), " with a bad command_id rejected: ",
+                      absl::StatusCodeToString(status.code()), ": ", status.message()));
+    return status;
   }
   if (auto it = records_.find(command.command_id); it != records_.end()) {
     const Record& record = it->second;
@@ -194,6 +201,12 @@ absl::StatusOr<CommandOutcome> Game::Remember(const Command& command,
                       result.status().message()));
   }
   if (record_order_.size() >= kRememberedCommands) {
+    // The pending command's record must outlive it: Cancel and Apply update it.
+    if (pending_ && record_order_.front() == pending_->command.command_id) {
+      std::string pending_id = std::move(record_order_.front());
+      record_order_.pop_front();
+      record_order_.push_back(std::move(pending_id));
+    }
     records_.erase(record_order_.front());
     record_order_.pop_front();
   }
@@ -205,6 +218,12 @@ absl::StatusOr<CommandOutcome> Game::Remember(const Command& command,
 
 absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instant now) {
   if (pending_ && pending_->command.command_id == command_id) {
+    if (pending_->effective <= now.mono) {
+      // Its time has come; the owner's timer applies it at once, so it is too late.
+      return absl::FailedPreconditionError(absl::StrCat("command ", command_id,
+                                                        " already took effect at ",
+                                                        FormatWall(pending_->effective_wall)));
+    }
     const Pending pending = std::move(*pending_);
     pending_.reset();
     SetPhase(command_id, CommandPhase::kCancelled);
@@ -333,6 +352,16 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
     Emit(GameEvent::kPingRefused, absl::StrCat("ping refused seq=", ping.seq, ": ", reason));
     return PingVerdict{PingVerdict::kRefused, std::move(reason)};
   };
+  Advance(now);  // a command whose time has come is in effect, whether or not the timer fired
+  if (state_ == GameState::kIdle && StartsWith(ping, now)) {
+    const Pending pending = std::move(*pending_);
+    pending_.reset();
+    Apply(pending);
+    Emit(GameEvent::kCommandApplied,
+         absl::StrCat("command start id=", pending.command.command_id,
+                      " applied on the peer's first ping, ",
+                      FormatMillis(pending.effective - now.mono), " before effective_at"));
+  }
   if (state_ == GameState::kIdle) {
     if (!stopped_game_id_.empty() && ping.game_id == stopped_game_id_) {
       return refuse("game stopped");
@@ -343,16 +372,19 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
   if (!joining && ping.game_id != game_id_) {
     return refuse(ping.game_id == stopped_game_id_ ? "game stopped" : "unknown game");
   }
+  // The server sends the odd seqs and its peer the even ones, so a ping with a seq of our
+  // own (both instances serving) is a second ball, never a retry of one we received.
+  if ((ping.seq % 2 == 1) == serve_) {
+    return refuse(absl::StrCat("seq ", ping.seq, " is this instance's to send; do both serve?"));
+  }
   if (ping.seq <= last_seq_) {
     ++duplicate_pings_;
     Emit(GameEvent::kPingDuplicate,
          absl::StrCat("ping received seq=", ping.seq, " again: answered, ball unchanged"));
     return PingVerdict{PingVerdict::kDuplicate, ""};
   }
-  // The next seq is ours to send while we hold the ball: the peer cannot have it too.
-  if (ping.seq != last_seq_ + 1 || ping.seq == out_seq_) {
-    return refuse(absl::StrCat("unexpected seq ", ping.seq, ", expected ",
-                               ping.seq == out_seq_ ? out_seq_ + 1 : last_seq_ + 1));
+  if (ping.seq != last_seq_ + 1) {
+    return refuse(absl::StrCat("unexpected seq ", ping.seq, ", expected ", last_seq_ + 1));
   }
   if (joining) {
     game_id_ = ping.game_id;
@@ -371,6 +403,15 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
                     state_ == GameState::kPaused ? "after resume + " : "in ",
                     FormatMillis(pong_time_)));
   return PingVerdict{PingVerdict::kAccepted, ""};
+}
+
+bool Game::StartsWith(const GamePing& ping, Instant now) const {
+  if (!pending_ || pending_->command.kind != CommandKind::kStart || pending_->command.serve) {
+    return false;
+  }
+  const std::string& id = pending_->command.game_id;
+  return (id.empty() || id == ping.game_id) && ping.seq == 1 &&
+         pending_->effective - now.mono <= kEarlyStart;
 }
 
 std::optional<OutboundPing> Game::TakePingToSend(Instant now) {
@@ -407,7 +448,8 @@ void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Inst
   const int doublings = static_cast<int>(std::min<uint64_t>(peer_.consecutive_failures - 1, 16));
   const nanoseconds step = std::min<nanoseconds>(kRetryCap, kRetryBase * (int64_t{1} << doublings));
   const double factor = 1.0 - kRetryJitter + 2 * kRetryJitter * std::clamp(jitter01, 0.0, 1.0);
-  const nanoseconds wait(static_cast<int64_t>(static_cast<double>(step.count()) * factor));
+  const nanoseconds wait = std::min<nanoseconds>(
+      kRetryCap, nanoseconds(static_cast<int64_t>(static_cast<double>(step.count()) * factor)));
   HoldBall(now.mono, wait);
   Emit(GameEvent::kPeerError,
        absl::StrCat("peer error seq=", sent.ping.seq, " attempt ", sent.attempt, ": ", result.error,

@@ -40,10 +40,15 @@ inline constexpr size_t kMaxCommandIdLength = 128;
 // How far ahead a command may be scheduled.
 inline constexpr absl::Duration kMaxScheduleAhead = absl::Seconds(60);
 // Retries of an unanswered ping back off exponentially from kRetryBase up to kRetryCap,
-// each step jittered by +/- kRetryJitter so two instances never retry in lock step.
+// each step jittered by +/- kRetryJitter (and still capped) so two instances never retry
+// in lock step.
 inline constexpr std::chrono::milliseconds kRetryBase{20};
 inline constexpr std::chrono::milliseconds kRetryCap{1000};
 inline constexpr double kRetryJitter = 0.2;
+// Two instances apply a Start at the same effective_at, each on its own timer: the
+// serving one's first ping may arrive a wake-up before the other's timer fires. A
+// non-serving instance takes that ping as its start if it comes at most this early.
+inline constexpr std::chrono::milliseconds kEarlyStart{50};
 // How many command outcomes are remembered for idempotent retries.
 inline constexpr size_t kRememberedCommands = 1024;
 
@@ -167,7 +172,7 @@ class Game {
   std::optional<MonoTime> NextCommandDeadline() const;
   std::optional<MonoTime> NextPingDeadline() const;
 
-  // A game ping from the peer, received at now.
+  // A game ping from the peer, received at now. Applies what is due first.
   PingVerdict OnPing(const GamePing& ping, Instant now);
   // The ping that is due, if any; the caller sends it and reports with OnSendResult.
   std::optional<OutboundPing> TakePingToSend(Instant now);
@@ -192,6 +197,8 @@ class Game {
   absl::StatusOr<CommandOutcome> Remember(const Command& command,
                                           absl::StatusOr<CommandOutcome> result);
   void Apply(const Pending& pending);
+  // True when `ping` is the first ping of the Start this instance has pending (kEarlyStart).
+  bool StartsWith(const GamePing& ping, Instant now) const;
   // The ball is ours; the next ping goes out after `wait` (kept as time left while paused).
   void HoldBall(MonoTime from, std::chrono::nanoseconds wait);
   void SetPhase(absl::string_view command_id, CommandPhase phase);
