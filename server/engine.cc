@@ -31,16 +31,20 @@ GameEngine::GameEngine(const Clock& clock, PeerLink& peer, EventLog& log)
       command_thread_([this] { CommandLoop(); }),
       ball_thread_([this] { BallLoop(); }) {}
 
-GameEngine::~GameEngine() {
+GameEngine::~GameEngine() { Stop(); }
+
+void GameEngine::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   command_cv_.notify_one();
   ball_cv_.notify_one();
+  peer_.Interrupt();  // a send in progress returns at once
+  if (command_thread_.joinable()) command_thread_.join();
+  if (ball_thread_.joinable()) ball_thread_.join();
+  // Closing our kept-alive connection lets the peer's HTTP plane stop without waiting.
   peer_.Interrupt();
-  command_thread_.join();
-  ball_thread_.join();
 }
 
 absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {

@@ -21,7 +21,12 @@ namespace pong {
 class GameEngine {
  public:
   GameEngine(const Clock& clock, PeerLink& peer, EventLog& log);
-  ~GameEngine();  // stops and joins the threads
+  ~GameEngine();  // Stop()
+
+  // Stops the timers and closes the link to the peer; a send in progress is interrupted.
+  // Calls made afterwards still answer, but nothing is sent or applied on time any more.
+  // Idempotent; call from the owning thread.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   GameEngine(const GameEngine&) = delete;
   GameEngine& operator=(const GameEngine&) = delete;

@@ -47,7 +47,9 @@ HttpPlane::HttpPlane(GameEngine& engine)
   httplib::Server& server = *server_;
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1'000'000);
-  server.set_keep_alive_timeout(60);
+  // An idle kept-alive connection holds a worker (polling every 10 ms) and makes stop()
+  // wait for it; closing it after 2 s bounds both. The peer link reconnects by itself.
+  server.set_keep_alive_timeout(2);
   server.set_read_timeout(std::chrono::seconds(5));
   server.set_payload_max_length(kMaxBody);
 

@@ -55,9 +55,9 @@ PongServer::~PongServer() { Shutdown(); }
 
 void PongServer::Shutdown() {
   if (http_ == nullptr) return;
+  engine_->Stop();
   http_->Stop();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  engine_.reset();  // joins its threads before the peer link and log go
   log_->Write(absl::Now(), "stopped");
   http_.reset();
 }
