@@ -5,19 +5,16 @@
 namespace pong {
 namespace {
 
-// google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
 template <typename Request>
 absl::StatusOr<Command> CommonFields(const Request& request, CommandKind kind) {
   Command command;
   command.kind = kind;
   command.command_id = request.command_id();
   if (request.has_effective_at()) {
-    absl::StatusOr<absl::Time> at = FromProto(request.effective_at());
-    if (!at.ok()) return at.status();
-    command.effective_at = *at;
+    if (absl::Status s = ValidateTimestamp(request.effective_at(), "effective_at"); !s.ok()) {
+      return s;
+    }
+    command.effective_at = FromProto(request.effective_at());
   }
   return command;
 }
@@ -96,41 +93,11 @@ v1::CommandKind ToProto(CommandKind kind) {
   return v1::COMMAND_KIND_UNSPECIFIED;
 }
 
-absl::StatusOr<absl::Time> FromProto(const google::protobuf::Timestamp& timestamp) {
-  if (timestamp.nanos() < 0 || timestamp.nanos() > 999'999'999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("effective_at.nanos must be from 0 to 999999999, got ", timestamp.nanos()));
-  }
-  if (timestamp.seconds() < kMinTimestampSeconds || timestamp.seconds() > kMaxTimestampSeconds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("effective_at.seconds is out of range: ", timestamp.seconds()));
-  }
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
-}
-
-void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
-  const int64_t ns = absl::ToUnixNanos(time);
-  int64_t seconds = ns / 1'000'000'000;
-  int64_t nanos = ns % 1'000'000'000;
-  if (nanos < 0) {
-    seconds -= 1;
-    nanos += 1'000'000'000;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(nanos));
-}
-
-void ToProto(absl::Duration duration, google::protobuf::Duration* out) {
-  const int64_t ns = absl::ToInt64Nanoseconds(duration);
-  out->set_seconds(ns / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-}
-
 void ToProto(const CommandOutcome& outcome, v1::CommandResult* out) {
   out->set_command_id(outcome.command_id);
   out->set_kind(ToProto(outcome.kind));
   out->set_phase(ToProto(outcome.phase));
-  ToProto(outcome.effective_at, out->mutable_effective_at());
+  *out->mutable_effective_at() = ToProto(outcome.effective_at);
   out->set_message(outcome.message);
 }
 
@@ -142,35 +109,35 @@ void ToProto(const GameSnapshot& s, const InstanceInfo& info, v1::GameStatus* ou
   out->set_pong_time_ms(s.pong_time_ms);
   out->set_serve(s.serve);
   out->set_ball(ToProto(s.ball));
-  if (s.ball_due_at) ToProto(*s.ball_due_at, out->mutable_ball_due_at());
-  if (s.time_left) ToProto(*s.time_left, out->mutable_time_left());
+  if (s.ball_due_at) *out->mutable_ball_due_at() = ToProto(*s.ball_due_at);
+  if (s.time_left) *out->mutable_time_left() = ToProto(*s.time_left);
   out->set_last_seq(s.last_seq);
   out->set_pings_sent(s.pings_sent);
   out->set_pings_received(s.pings_received);
   out->set_duplicate_pings(s.duplicate_pings);
   out->set_rejected_pings(s.rejected_pings);
-  if (s.last_ping_sent_at) ToProto(*s.last_ping_sent_at, out->mutable_last_ping_sent_at());
+  if (s.last_ping_sent_at) *out->mutable_last_ping_sent_at() = ToProto(*s.last_ping_sent_at);
   if (s.last_ping_received_at) {
-    ToProto(*s.last_ping_received_at, out->mutable_last_ping_received_at());
+    *out->mutable_last_ping_received_at() = ToProto(*s.last_ping_received_at);
   }
   v1::PeerStatus* peer = out->mutable_peer();
   peer->set_address(info.peer_address);
   peer->set_reachable(s.peer.reachable);
   peer->set_consecutive_failures(s.peer.consecutive_failures);
   peer->set_last_error(s.peer.last_error);
-  if (s.peer.last_rtt) ToProto(*s.peer.last_rtt, peer->mutable_last_rtt());
+  if (s.peer.last_rtt) *peer->mutable_last_rtt() = ToProto(*s.peer.last_rtt);
   if (s.pending) {
     v1::PendingCommand* pending = out->mutable_pending_command();
     pending->set_command_id(s.pending->command_id);
     pending->set_kind(ToProto(s.pending->kind));
-    ToProto(s.pending->effective_at, pending->mutable_effective_at());
+    *pending->mutable_effective_at() = ToProto(s.pending->effective_at);
   }
   if (s.last_command) {
     v1::CommandResultSummary* last = out->mutable_last_command();
     last->set_command_id(s.last_command->command_id);
     last->set_kind(ToProto(s.last_command->kind));
     last->set_phase(ToProto(s.last_command->phase));
-    ToProto(s.last_command->effective_at, last->mutable_effective_at());
+    *last->mutable_effective_at() = ToProto(s.last_command->effective_at);
   }
 }
 

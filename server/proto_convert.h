@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "pong/v1/pong.pb.h"
 #include "server/core/game.h"
+#include "server/proto_time.h"
 
 namespace pong {
 
@@ -29,10 +30,6 @@ void ToProto(const GameSnapshot& snapshot, const InstanceInfo& info, v1::GameSta
 void ToProto(const CommandOutcome& outcome, v1::CommandResult* out);
 v1::GameState ToProto(GameState state);
 v1::CommandKind ToProto(CommandKind kind);
-
-absl::StatusOr<absl::Time> FromProto(const google::protobuf::Timestamp& timestamp);
-void ToProto(absl::Time time, google::protobuf::Timestamp* out);
-void ToProto(absl::Duration duration, google::protobuf::Duration* out);
 
 // gRPC and abseil share the canonical codes.
 grpc::Status ToGrpcStatus(const absl::Status& status);

@@ -1,5 +1,7 @@
 // The two real binaries on free ports, driven by the real pong-cli, checked through
 // their logs, their status and their HTTP plane.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/pong_pair.h"
+#include "tests/support/grpc_json_client.h"
 
 namespace pong::testing {
 namespace {
@@ -210,6 +213,47 @@ TEST_F(GameTest, PauseAndResumeChainFromTheShell) {
   const RunResult status = pair_.Cli({"status"});
   EXPECT_EQ(status.exit_code, 0) << Describe(status);
   EXPECT_THAT(status.out, HasSubstr("RUNNING"));
+}
+
+// The README's grpcurl session, as grpcurl does it: descriptors through reflection,
+// requests in JSON, no ids or times given.
+TEST_F(GameTest, GrpcurlStyleCallsPlayAGame) {
+  auto json = [](const Instance& instance) {
+    return GrpcJsonClient(
+        grpc::CreateChannel(instance.grpc_address(), grpc::InsecureChannelCredentials()));
+  };
+  GrpcJsonClient first = json(pair_.first);
+  GrpcJsonClient second = json(pair_.second);
+  auto call = [](GrpcJsonClient& client, const char* method, const char* request) {
+    absl::StatusOr<JsonReply> reply = client.CallJson(method, request);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    if (!reply.ok()) return std::string();
+    EXPECT_TRUE(reply->status.ok()) << method << ": " << reply->status.error_message();
+    return reply->json;
+  };
+  absl::StatusOr<std::vector<std::string>> services = first.ListServices();
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_THAT(*services, ::testing::Contains("pong.v1.GameControl"));
+  EXPECT_THAT(*services, ::testing::Contains("grpc.health.v1.Health"));
+
+  EXPECT_THAT(call(second, "pong.v1.GameControl/Start",
+                   R"({"command_id":"demo-start-2","pong_time_ms":50})"),
+              HasSubstr("COMMAND_PHASE_APPLIED"));
+  EXPECT_THAT(call(first, "pong.v1.GameControl/Start",
+                   R"({"command_id":"demo-start-1","pong_time_ms":50,"serve":true})"),
+              HasSubstr("COMMAND_PHASE_APPLIED"));
+  WaitForSeq(4);
+  const std::string game_id = pair_.first.Status().game_id();
+  EXPECT_EQ(game_id.size(), 32u);
+  EXPECT_EQ(pair_.second.Status().game_id(), game_id) << "the second took the first's id";
+
+  call(first, "pong.v1.GameControl/Pause", R"({"command_id":"demo-pause-1"})");
+  call(second, "pong.v1.GameControl/Pause", R"({"command_id":"demo-pause-2"})");
+  EXPECT_THAT(call(first, "pong.v1.GameControl/GetStatus", ""), HasSubstr("GAME_STATE_PAUSED"));
+  call(first, "pong.v1.GameControl/Stop", R"({"command_id":"demo-stop"})");
+  call(second, "pong.v1.GameControl/Stop", R"({"command_id":"demo-stop"})");
+  EXPECT_TRUE(IsState(pair_.first, v1::GAME_STATE_IDLE));
+  EXPECT_TRUE(IsState(pair_.second, v1::GAME_STATE_IDLE));
 }
 
 TEST_F(GameTest, ServerExitsCleanlyOnSigterm) {

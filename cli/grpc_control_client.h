@@ -1,0 +1,32 @@
+#ifndef PONG_CLI_GRPC_CONTROL_CLIENT_H_
+#define PONG_CLI_GRPC_CONTROL_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "cli/control_client.h"
+#include "pong/v1/pong.grpc.pb.h"
+
+namespace pong::cli {
+
+// ControlClient over gRPC: an insecure channel to HOST:PORT and the generated blocking
+// stub, with a fresh ClientContext and deadline per call. Blocking calls fit here: the
+// CLI has no reactor to keep free, and the fan-out gives each instance its own thread.
+// Thread-safe, like the stub.
+class GrpcControlClient final : public ControlClient {
+ public:
+  explicit GrpcControlClient(const std::string& address);
+
+  absl::StatusOr<v1::CommandResult> Submit(const CommandRequest& request,
+                                           absl::Time deadline) override;
+  absl::StatusOr<v1::CommandResult> Cancel(absl::string_view command_id,
+                                           absl::Time deadline) override;
+  absl::StatusOr<v1::GameStatus> GetStatus(absl::Time deadline) override;
+
+ private:
+  std::unique_ptr<v1::GameControl::Stub> stub_;
+};
+
+}  // namespace pong::cli
+
+#endif  // PONG_CLI_GRPC_CONTROL_CLIENT_H_

@@ -1,0 +1,70 @@
+// pong-cli: drives the two instances of a pong game over gRPC. See UsageText() in args.cc.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/clock.h"
+#include "cli/fanout.h"
+#include "cli/grpc_control_client.h"
+#include "cli/output.h"
+#include "server/random_id.h"
+
+namespace pong::cli {
+namespace {
+
+v1::CommandKind KindOf(Verb verb) {
+  switch (verb) {
+    case Verb::kStart:
+      return v1::COMMAND_KIND_START;
+    case Verb::kPause:
+      return v1::COMMAND_KIND_PAUSE;
+    case Verb::kResume:
+      return v1::COMMAND_KIND_RESUME;
+    case Verb::kStop:
+      return v1::COMMAND_KIND_STOP;
+    default:
+      return v1::COMMAND_KIND_UNSPECIFIED;
+  }
+}
+
+void Print(const Rendered& rendered) {
+  std::fputs(rendered.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(rendered.err.c_str(), stderr);
+}
+
+int Main(const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, GetEnv);
+  if (!parsed.ok()) {
+    std::fputs(RenderUsageError(parsed.status()).c_str(), stderr);
+    return kExitUsage;
+  }
+  if (parsed->verb == Verb::kHelp) {
+    std::fputs(UsageText().c_str(), stdout);
+    return kExitOk;
+  }
+  GrpcControlClient first(parsed->first);
+  GrpcControlClient second(parsed->second);
+  RealClock clock;
+  FanoutOptions options;
+  options.lead = parsed->lead;
+  options.timeout = parsed->timeout;
+  Fanout fanout({{"first", parsed->first, &first}, {"second", parsed->second, &second}}, &clock,
+                pong::NewRandomId, options);
+  if (parsed->verb == Verb::kStatus) {
+    const StatusReport report = fanout.Status();
+    Print(RenderStatus(report, parsed->json));
+    return report.exit_code;
+  }
+  const CommandReport report = fanout.Run(KindOf(parsed->verb), parsed->pong_time_ms);
+  Print(RenderCommand(report, parsed->json));
+  return report.exit_code;
+}
+
+}  // namespace
+}  // namespace pong::cli
+
+int main(int argc, char** argv) {
+  return pong::cli::Main(std::vector<std::string>(argv + 1, argv + argc));
+}

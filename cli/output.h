@@ -1,0 +1,34 @@
+#ifndef PONG_CLI_OUTPUT_H_
+#define PONG_CLI_OUTPUT_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "cli/fanout.h"
+
+namespace pong::cli {
+
+// Everything pong-cli prints is formatted here. Free functions, thread-safe.
+
+// What to print: `out` goes to stdout, `err` to stderr; each is empty or ends in '\n'.
+struct Rendered {
+  std::string out;
+  std::string err;
+};
+
+// Text: one line per instance on stdout (label, address, outcome, state, detail); when the
+// command did not succeed everywhere, what happened and how to recover on stderr.
+// JSON: one object on stdout with the command, its ids, the exit code, a summary and an
+// object per instance (keyed by label), and nothing on stderr.
+Rendered RenderCommand(const CommandReport& report, bool json);
+
+// Text: one line per instance on stdout; an instance that did not answer is also named on
+// stderr. JSON: one object on stdout, each instance's GameStatus in proto3 JSON form.
+Rendered RenderStatus(const StatusReport& report, bool json);
+
+// One line for a usage error, with a pointer to --help.
+std::string RenderUsageError(const absl::Status& error);
+
+}  // namespace pong::cli
+
+#endif  // PONG_CLI_OUTPUT_H_

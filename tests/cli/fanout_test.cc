@@ -1,0 +1,425 @@
+#include "cli/fanout.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "cli/output.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli/fake_control_client.h"
+
+namespace pong::cli {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+using Call = FakeControlClient::Call;
+
+constexpr absl::string_view kCommandId = "c0ffee00c0ffee00c0ffee00c0ffee00";
+constexpr absl::string_view kGameId = "0123456789abcdef0123456789abcdef";
+constexpr absl::Duration kLead = absl::Milliseconds(100);
+
+class FanoutTest : public ::testing::Test {
+ protected:
+  void SetStates(v1::GameState first, v1::GameState second) {
+    first_.set_state(first);
+    second_.set_state(second);
+  }
+
+  CommandReport Run(v1::CommandKind kind, int64_t pong_time_ms = 0) {
+    return MakeFanout().Run(kind, pong_time_ms);
+  }
+
+  Fanout MakeFanout() {
+    FanoutOptions options;
+    options.lead = kLead;
+    int ids = 0;
+    return Fanout(
+        {{"first", "127.0.0.1:50051", &first_}, {"second", "127.0.0.1:50052", &second_}}, &clock_,
+        [ids]() mutable { return std::string(ids++ == 0 ? kCommandId : kGameId); }, options);
+  }
+
+  static absl::Time EffectiveAt() { return FakeClock::Start() + kLead; }
+
+  FakeClock clock_;
+  FakeControlClient first_{"first", &clock_, v1::GAME_STATE_RUNNING};
+  FakeControlClient second_{"second", &clock_, v1::GAME_STATE_RUNNING};
+};
+
+TEST_F(FanoutTest, StartSendsOneScheduleToBothAndOnlyTheFirstServes) {
+  SetStates(v1::GAME_STATE_IDLE, v1::GAME_STATE_IDLE);
+  const CommandReport report = Run(v1::COMMAND_KIND_START, 1000);
+  EXPECT_EQ(report.exit_code, kExitOk);
+
+  const std::vector<Call> to_first = first_.Calls(Call::kSubmit);
+  const std::vector<Call> to_second = second_.Calls(Call::kSubmit);
+  ASSERT_THAT(to_first, Not(IsEmpty()));
+  ASSERT_THAT(to_second, Not(IsEmpty()));
+  const CommandRequest& a = to_first[0].request;
+  const CommandRequest& b = to_second[0].request;
+  EXPECT_EQ(a.kind, v1::COMMAND_KIND_START);
+  EXPECT_EQ(b.kind, v1::COMMAND_KIND_START);
+  EXPECT_TRUE(a.serve);
+  EXPECT_FALSE(b.serve);
+  EXPECT_EQ(a.command_id, kCommandId);
+  EXPECT_EQ(b.command_id, kCommandId);
+  EXPECT_EQ(a.game_id, kGameId);
+  EXPECT_EQ(b.game_id, kGameId);
+  EXPECT_EQ(a.pong_time_ms, 1000);
+  EXPECT_EQ(b.pong_time_ms, 1000);
+  EXPECT_EQ(a.effective_at, EffectiveAt());
+  EXPECT_EQ(b.effective_at, EffectiveAt());
+  EXPECT_EQ(report.effective_at, EffectiveAt());
+  EXPECT_EQ(report.game_id, kGameId);
+  // Both sent at once, before effective_at, with an answer due in time to cancel.
+  for (const Call& call : {to_first[0], to_second[0]}) {
+    EXPECT_EQ(call.at, FakeClock::Start());
+    EXPECT_EQ(call.deadline, FakeClock::Start() + kLead / 2);
+    EXPECT_LT(call.deadline, EffectiveAt());
+  }
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_RUNNING);
+}
+
+TEST_F(FanoutTest, BothAcceptReturnsOnlyOnceConfirmedOnBoth) {
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    const std::vector<Call> submits = fake->Calls(Call::kSubmit);
+    ASSERT_THAT(submits, SizeIs(2));
+    // The confirmation is the same request again, at effective_at.
+    EXPECT_EQ(submits[1].request.command_id, kCommandId);
+    EXPECT_EQ(submits[1].request.effective_at, EffectiveAt());
+    EXPECT_GE(submits[1].at, EffectiveAt());
+    EXPECT_THAT(fake->Calls(Call::kCancel), IsEmpty());
+    EXPECT_EQ(fake->state(), v1::GAME_STATE_PAUSED);
+  }
+  for (const InstanceReport& instance : report.instances) {
+    EXPECT_EQ(instance.outcome, Outcome::kApplied) << instance.label;
+    EXPECT_EQ(instance.phase, v1::COMMAND_PHASE_APPLIED);
+    ASSERT_TRUE(instance.status.has_value());
+    EXPECT_EQ(instance.status->state(), v1::GAME_STATE_PAUSED);
+  }
+
+  const Rendered text = RenderCommand(report, /*json=*/false);
+  EXPECT_THAT(text.out, HasSubstr("first   127.0.0.1:50051  applied  PAUSED  at 15:06:40.107Z\n"));
+  EXPECT_THAT(text.out, HasSubstr("second  127.0.0.1:50052  applied  PAUSED  at 15:06:40.107Z\n"));
+  EXPECT_EQ(text.err, "");
+}
+
+TEST_F(FanoutTest, StartLineShowsTheGameAndWhoServes) {
+  SetStates(v1::GAME_STATE_IDLE, v1::GAME_STATE_IDLE);
+  const Rendered text = RenderCommand(Run(v1::COMMAND_KIND_START, 1000), false);
+  EXPECT_THAT(text.out, HasSubstr("first   127.0.0.1:50051  applied  RUNNING  at 15:06:40.107Z; "
+                                  "game 01234567 1000 ms, serves\n"));
+  EXPECT_THAT(text.out, HasSubstr("second  127.0.0.1:50052  applied  RUNNING  at 15:06:40.107Z; "
+                                  "game 01234567 1000 ms\n"));
+}
+
+TEST_F(FanoutTest, ConfirmationRetriesWhileTheTimerIsLate) {
+  first_.QueueSubmit(AsUsual());
+  for (int i = 0; i < 3; ++i) first_.QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_SCHEDULED));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  const std::vector<Call> submits = first_.Calls(Call::kSubmit);
+  ASSERT_THAT(submits, SizeIs(5));
+  // A few milliseconds apart, not a busy loop.
+  for (size_t i = 2; i < submits.size(); ++i) {
+    EXPECT_EQ(submits[i].at - submits[i - 1].at, absl::Milliseconds(2));
+  }
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kApplied);
+}
+
+TEST_F(FanoutTest, StillScheduledAfterTheWindowIsUnknownAndExits3) {
+  first_.QueueSubmit(AsUsual());
+  for (int i = 0; i < 1000; ++i) first_.QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_SCHEDULED));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kUnknown);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kApplied);
+  EXPECT_LE(first_.Calls(Call::kSubmit).back().at, EffectiveAt() + absl::Seconds(1));
+  const Rendered text = RenderCommand(report, false);
+  EXPECT_THAT(text.out, HasSubstr("still scheduled 1s after effective_at"));
+  EXPECT_THAT(text.err, HasSubstr("pause is in effect on second, unknown on first"));
+}
+
+TEST_F(FanoutTest, OneRejectsSoTheOtherIsCancelledBeforeEffectiveAt) {
+  SetStates(v1::GAME_STATE_RUNNING, v1::GAME_STATE_IDLE);
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+
+  const std::vector<Call> cancels = first_.Calls(Call::kCancel);
+  ASSERT_THAT(cancels, SizeIs(1));
+  EXPECT_EQ(cancels[0].command_id, kCommandId);
+  EXPECT_LT(cancels[0].at, EffectiveAt());
+  EXPECT_LE(cancels[0].deadline, EffectiveAt());
+  EXPECT_THAT(second_.Calls(Call::kCancel), IsEmpty()) << "it refused; nothing to cancel";
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(1)) << "no confirmation of a cancelled command";
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kCancelled);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kRejected);
+  EXPECT_EQ(report.instances[1].error.code(), absl::StatusCode::kFailedPrecondition);
+
+  const Rendered text = RenderCommand(report, false);
+  EXPECT_THAT(text.out, HasSubstr("first   127.0.0.1:50051  cancelled  RUNNING  cancelled before "
+                                  "15:06:40.107Z\n"));
+  EXPECT_THAT(text.out, HasSubstr("second  127.0.0.1:50052  rejected   IDLE     "
+                                  "FAILED_PRECONDITION: no game to pause\n"));
+  EXPECT_EQ(text.err,
+            "pong-cli: pause not done: second rejected it: FAILED_PRECONDITION: no game to pause; "
+            "nothing changed\n");
+}
+
+TEST_F(FanoutTest, StartRefusedWhileRunningNamesTheReason) {
+  SetStates(v1::GAME_STATE_IDLE, v1::GAME_STATE_RUNNING);
+  const CommandReport report = Run(v1::COMMAND_KIND_START, 500);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_IDLE);
+  EXPECT_THAT(RenderCommand(report, false).err,
+              HasSubstr("second rejected it: FAILED_PRECONDITION: a game is running; stop it "
+                        "before starting another; nothing changed"));
+}
+
+TEST_F(FanoutTest, OneTimesOutSoBothThatDidNotRefuseAreCancelled) {
+  first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    const std::vector<Call> cancels = fake->Calls(Call::kCancel);
+    ASSERT_THAT(cancels, Not(IsEmpty()));
+    EXPECT_EQ(cancels[0].command_id, kCommandId);
+    EXPECT_LT(cancels[0].at, EffectiveAt());
+    EXPECT_EQ(fake->state(), v1::GAME_STATE_RUNNING);
+  }
+  // The cancel found nothing on the first; as the command might still arrive, it asked
+  // again after effective_at, when a late arrival would be refused.
+  const std::vector<Call> cancels = first_.Calls(Call::kCancel);
+  ASSERT_THAT(cancels, SizeIs(2));
+  EXPECT_GT(cancels[1].at, EffectiveAt());
+  EXPECT_THAT(second_.Calls(Call::kCancel), SizeIs(1));
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kUnchanged);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kCancelled);
+  const Rendered text = RenderCommand(report, false);
+  EXPECT_THAT(text.out, HasSubstr("first   127.0.0.1:50051  unchanged  RUNNING  never took effect; "
+                                  "answer was DEADLINE_EXCEEDED: Deadline Exceeded\n"));
+  EXPECT_EQ(text.err,
+            "pong-cli: pause not done: first did not accept it: DEADLINE_EXCEEDED: Deadline "
+            "Exceeded; nothing changed\n");
+}
+
+TEST_F(FanoutTest, ACommandThatArrivesAfterItsCancelIsFoundAfterEffectiveAt) {
+  first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_));
+  // The cancel overtakes the command: nothing to cancel yet, then the command arrives.
+  first_.QueueCancel([](FakeControlClient& self, const Call& call) {
+    absl::StatusOr<v1::CommandResult> answer = self.DefaultCancel(call.command_id);
+    EXPECT_TRUE(self.DefaultSubmit(self.Calls(Call::kSubmit)[0].request).ok());
+    return answer;
+  });
+  second_.set_state(v1::GAME_STATE_IDLE);  // refuses the pause
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_PAUSED);
+  EXPECT_THAT(RenderCommand(report, false).err,
+              HasSubstr("pause is in effect on first, not on second: first is PAUSED, second is "
+                        "IDLE\n"));
+}
+
+TEST_F(FanoutTest, TimedOutButReceivedIsCancelledToo) {
+  first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_, /*received=*/true));
+  const CommandReport report = Run(v1::COMMAND_KIND_STOP);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kCancelled);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kCancelled);
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_RUNNING);
+}
+
+TEST_F(FanoutTest, CancelThatFailsIsAskedAgainAfterEffectiveAtAndExits3WhenUnknown) {
+  SetStates(v1::GAME_STATE_RUNNING, v1::GAME_STATE_IDLE);
+  const absl::Status down = absl::UnavailableError("connection refused");
+  first_.QueueCancel(Fail<v1::CommandResult>(down));
+  first_.QueueCancel(Fail<v1::CommandResult>(down));
+  first_.QueueStatus(AsUsualStatus());
+  first_.QueueStatus(Fail<v1::GameStatus>(down));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+
+  const std::vector<Call> cancels = first_.Calls(Call::kCancel);
+  ASSERT_THAT(cancels, SizeIs(2));
+  EXPECT_LT(cancels[0].at, EffectiveAt());
+  EXPECT_GT(cancels[1].at, EffectiveAt()) << "asked again once the answer is final";
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kUnknown);
+  EXPECT_FALSE(report.instances[0].status.has_value()) << "its state is not known";
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kRejected);
+
+  const Rendered text = RenderCommand(report, false);
+  EXPECT_THAT(text.out,
+              HasSubstr("first   127.0.0.1:50051  unknown   ?     may have taken effect at "
+                        "15:06:40.107Z; could not cancel: UNAVAILABLE: connection refused\n"));
+  EXPECT_EQ(text.err,
+            "pong-cli: pause is not in effect on second, unknown on first (could be neither "
+            "confirmed nor "
+            "cancelled): first's state is unknown, second is IDLE\n"
+            "pong-cli: second rejected it: FAILED_PRECONDITION: no game to pause\n"
+            "pong-cli: to recover: 'pong-cli status' shows both; 'pong-cli pause' again pauses "
+            "the other (a paused one reports a no-op), or 'pong-cli stop' brings both to IDLE\n");
+}
+
+TEST_F(FanoutTest, CancelThatFailsThenFindsItAppliedExits3) {
+  SetStates(v1::GAME_STATE_RUNNING, v1::GAME_STATE_IDLE);
+  first_.QueueCancel(Fail<v1::CommandResult>(absl::DeadlineExceededError("Deadline Exceeded")));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  // Asked again after effective_at, the fake's timer had fired: FAILED_PRECONDITION.
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_PAUSED);
+  ASSERT_TRUE(report.instances[0].status.has_value());
+  EXPECT_EQ(report.instances[0].status->state(), v1::GAME_STATE_PAUSED);
+}
+
+TEST_F(FanoutTest, CancelFindsItAlreadyAppliedExits3WithTheStateOfEach) {
+  first_.QueueSubmit(Fail<v1::CommandResult>(
+      absl::AbortedError("command x (stop at 15:06:40.300Z) is pending; cancel it or wait")));
+  second_.QueueCancel(
+      [](FakeControlClient& self, const Call& call) -> absl::StatusOr<v1::CommandResult> {
+        self.set_state(v1::GAME_STATE_PAUSED);
+        return absl::FailedPreconditionError("command " + call.command_id + " already took effect");
+      });
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kRejected);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kApplied);
+  // The states come from a GetStatus after effective_at.
+  const std::vector<Call> statuses = second_.Calls(Call::kGetStatus);
+  ASSERT_THAT(statuses, SizeIs(2));
+  EXPECT_GT(statuses[1].at, EffectiveAt());
+
+  const Rendered text = RenderCommand(report, false);
+  EXPECT_THAT(text.out, HasSubstr("second  127.0.0.1:50052  applied   PAUSED   at 15:06:40.107Z; "
+                                  "could not cancel: FAILED_PRECONDITION: command "));
+  EXPECT_EQ(text.err,
+            "pong-cli: pause is in effect on second, not on first: first is RUNNING, second is "
+            "PAUSED\n"
+            "pong-cli: first rejected it: ABORTED: command x (stop at 15:06:40.300Z) is pending; "
+            "cancel it or wait\n"
+            "pong-cli: to recover: 'pong-cli pause' again pauses the other (a paused one reports "
+            "a no-op), or 'pong-cli stop' brings both to IDLE\n");
+}
+
+TEST_F(FanoutTest, ConfirmationThatFindsOneNotAppliedExits3) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  second_.QueueSubmit(AsUsual());
+  second_.QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_CANCELLED));  // someone else cancelled it
+  const CommandReport report = Run(v1::COMMAND_KIND_RESUME);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kNotApplied);
+  EXPECT_THAT(RenderCommand(report, false).err,
+              HasSubstr("resume is in effect on first, not on second: first is RUNNING, second "
+                        "is PAUSED\n"));
+}
+
+TEST_F(FanoutTest, ConfirmationRetriesTransportErrorsThenGivesUp) {
+  second_.QueueSubmit(AsUsual());
+  for (int i = 0; i < 1000; ++i) {
+    second_.QueueSubmit(Fail<v1::CommandResult>(absl::UnavailableError("connection reset")));
+  }
+  const CommandReport report = Run(v1::COMMAND_KIND_STOP);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kUnknown);
+  EXPECT_EQ(report.instances[1].error.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(FanoutTest, BothNoOpSucceedsWithoutWaiting) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(second_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_EQ(clock_.Now(), FakeClock::Start()) << "nothing is scheduled, so nothing to wait for";
+  for (const InstanceReport& instance : report.instances) {
+    EXPECT_EQ(instance.outcome, Outcome::kNoOp);
+  }
+  EXPECT_THAT(RenderCommand(report, false).out,
+              AllOf(HasSubstr("first   127.0.0.1:50051  no-op  PAUSED  already paused\n"),
+                    HasSubstr("second  127.0.0.1:50052  no-op  PAUSED  already paused\n")));
+}
+
+TEST_F(FanoutTest, NoOpOnOneAndAppliedOnTheOtherIsSuccess) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_RUNNING);
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kNoOp);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kApplied);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_PAUSED);
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(second_.Calls(Call::kSubmit), SizeIs(2));
+}
+
+TEST_F(FanoutTest, StopWhenOneIsIdleIsANoOpThereNotARefusal) {
+  SetStates(v1::GAME_STATE_IDLE, v1::GAME_STATE_RUNNING);
+  const CommandReport report = Run(v1::COMMAND_KIND_STOP);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kNoOp);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kApplied);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_IDLE);
+}
+
+TEST_F(FanoutTest, NoOpOnOneAndRefusedOnTheOtherChangesNothing) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_IDLE);
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kNoOp);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kRejected);
+  EXPECT_THAT(first_.Calls(Call::kCancel), SizeIs(1)) << "a no-op is cancelled like the rest";
+}
+
+TEST_F(FanoutTest, UnreachableInstanceMeansNothingIsSent) {
+  second_.QueueStatus(Fail<v1::GameStatus>(absl::UnavailableError(
+      "failed to connect to all addresses; last error: Connection refused")));
+  const CommandReport report = Run(v1::COMMAND_KIND_START, 1000);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(first_.Calls(Call::kSubmit), IsEmpty());
+  EXPECT_THAT(second_.Calls(Call::kSubmit), IsEmpty());
+  EXPECT_FALSE(report.effective_at.has_value());
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kNotSent);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kUnreachable);
+  const Rendered text = RenderCommand(report, false);
+  EXPECT_THAT(text.out, HasSubstr("second  127.0.0.1:50052  unreachable  ?        UNAVAILABLE: "));
+  EXPECT_EQ(text.err,
+            "pong-cli: second (127.0.0.1:50052) did not answer: UNAVAILABLE: failed to connect to "
+            "all addresses; last error: Connection refused; nothing sent, nothing changed\n");
+}
+
+TEST_F(FanoutTest, StatusAsksBothAtOnce) {
+  const StatusReport report = MakeFanout().Status();
+  EXPECT_EQ(report.exit_code, kExitOk);
+  ASSERT_THAT(report.instances, SizeIs(2));
+  EXPECT_TRUE(report.instances[0].status.ok());
+  EXPECT_EQ(first_.Calls(Call::kGetStatus)[0].deadline, FakeClock::Start() + absl::Seconds(1));
+}
+
+TEST_F(FanoutTest, StatusWithOneUnreachableExits1AndStillShowsTheOther) {
+  first_.QueueStatus(Fail<v1::GameStatus>(absl::DeadlineExceededError("Deadline Exceeded")));
+  const StatusReport report = MakeFanout().Status();
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  const Rendered text = RenderStatus(report, false);
+  EXPECT_THAT(
+      text.out,
+      HasSubstr("first   127.0.0.1:50051  ?        DEADLINE_EXCEEDED: Deadline Exceeded\n"));
+  EXPECT_THAT(text.out, HasSubstr("second  127.0.0.1:50052  RUNNING"));
+  EXPECT_EQ(text.err,
+            "pong-cli: first (127.0.0.1:50051) did not answer: DEADLINE_EXCEEDED: Deadline "
+            "Exceeded\n");
+}
+
+}  // namespace
+}  // namespace pong::cli
