@@ -48,8 +48,8 @@ HttpPlane::HttpPlane(GameEngine& engine)
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1'000'000);
   // An idle kept-alive connection holds a worker (polling every 10 ms) and makes stop()
-  // wait for it; closing it after 2 s bounds both. The peer link reconnects by itself.
-  server.set_keep_alive_timeout(2);
+  // wait for it; closing it after 1 s bounds both. The peer link reconnects by itself.
+  server.set_keep_alive_timeout(1);
   server.set_read_timeout(std::chrono::seconds(5));
   server.set_payload_max_length(kMaxBody);
 
@@ -98,6 +98,13 @@ absl::StatusOr<int> HttpPlane::Bind(const std::string& host, int port) {
 
 void HttpPlane::Start() {
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is lost if it comes before the thread is listening, and join would
+  // then wait for ever; so Start returns only once it listens (0.11 has no
+  // wait_until_ready()).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
 }
 
 void HttpPlane::Stop() {

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace pong {
 
@@ -43,6 +44,12 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.bind, ":",
                                                options.grpc_port, " (in use?)"));
   }
+  // `grpc_health_probe -service=pong.v1.GameControl` works too, not only the server's "".
+  server->grpc_->GetHealthCheckService()->SetServingStatus(v1::GameControl::service_full_name(),
+                                                           true);
+  // Referencing health.proto's descriptor links it in, so reflection can describe
+  // grpc.health.v1.Health to grpcurl (gRPC itself serves health through upb).
+  grpc::health::v1::HealthCheckRequest::descriptor();
   server->http_->Start();
   server->log_->Write(
       absl::Now(),

@@ -39,7 +39,7 @@ std::vector<uint64_t> Received(const Instance& instance) {
   return SeqsOf(ReadLog(instance.log_path), kReceived);
 }
 
-class GameTest : public ::testing::Test {
+class PairTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(pair_.ok()) << "the two servers did not start"; }
 
@@ -49,8 +49,8 @@ class GameTest : public ::testing::Test {
   }
 
   void WaitForSeq(uint64_t seq) {
-    ASSERT_TRUE(WaitFor([&] { return Seq(pair_.first) >= seq && Seq(pair_.second) >= seq; },
-                        kGameTimeout))
+    ASSERT_TRUE(
+        WaitFor([&] { return Seq(pair_.first) >= seq && Seq(pair_.second) >= seq; }, kGameTimeout))
         << "seq " << seq << " not reached; first at " << Seq(pair_.first) << ", second at "
         << Seq(pair_.second);
   }
@@ -58,7 +58,7 @@ class GameTest : public ::testing::Test {
   PongPair pair_;
 };
 
-TEST_F(GameTest, PingsAlternateFromFirstAtTheInterval) {
+TEST_F(PairTest, PingsAlternateFromFirstAtTheInterval) {
   StartGame(50);
   WaitForSeq(8);
   ASSERT_EQ(pair_.Cli({"stop"}).exit_code, 0);
@@ -92,7 +92,7 @@ TEST_F(GameTest, PingsAlternateFromFirstAtTheInterval) {
   }
 }
 
-TEST_F(GameTest, LogsHoldALineForEveryPingSentAndReceived) {
+TEST_F(PairTest, LogsHoldALineForEveryPingSentAndReceived) {
   StartGame(20);
   WaitForSeq(10);
   ASSERT_EQ(pair_.Cli({"stop"}).exit_code, 0);
@@ -109,7 +109,7 @@ TEST_F(GameTest, LogsHoldALineForEveryPingSentAndReceived) {
   EXPECT_THAT(first_log, HasSubstr("applied, state RUNNING"));
 }
 
-TEST_F(GameTest, PauseFreezesTheBallAndResumeKeepsIntervalAndDirection) {
+TEST_F(PairTest, PauseFreezesTheBallAndResumeKeepsIntervalAndDirection) {
   StartGame(300);
   WaitForSeq(3);
   RunResult r = pair_.Cli({"pause"});
@@ -122,7 +122,8 @@ TEST_F(GameTest, PauseFreezesTheBallAndResumeKeepsIntervalAndDirection) {
   const v1::GameStatus& holder = first.ball() == v1::BALL_HELD ? first : second;
   ASSERT_EQ(holder.ball(), v1::BALL_HELD) << first.DebugString() << second.DebugString();
   ASSERT_TRUE(holder.has_time_left());
-  const int64_t left_ms = holder.time_left().seconds() * 1000 + holder.time_left().nanos() / 1000000;
+  const int64_t left_ms =
+      holder.time_left().seconds() * 1000 + holder.time_left().nanos() / 1000000;
   EXPECT_GE(left_ms, 0);
   EXPECT_LE(left_ms, 300);
   const uint64_t seq_at_pause = std::max(first.last_seq(), second.last_seq());
@@ -145,7 +146,7 @@ TEST_F(GameTest, PauseFreezesTheBallAndResumeKeepsIntervalAndDirection) {
   EXPECT_EQ(pair_.first.Status().pong_time_ms(), 300);
 }
 
-TEST_F(GameTest, StopReturnsBothToIdleAndPingStillAnswers) {
+TEST_F(PairTest, StopReturnsBothToIdleAndPingStillAnswers) {
   StartGame(50);
   WaitForSeq(2);
   const std::string game_id = pair_.first.Status().game_id();
@@ -175,7 +176,7 @@ TEST_F(GameTest, StopReturnsBothToIdleAndPingStillAnswers) {
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
 }
 
-TEST_F(GameTest, StartWhileRunningIsRefusedAndTheGameGoesOn) {
+TEST_F(PairTest, StartWhileRunningIsRefusedAndTheGameGoesOn) {
   StartGame(30);
   WaitForSeq(2);
   const std::string game_id = pair_.first.Status().game_id();
@@ -188,7 +189,7 @@ TEST_F(GameTest, StartWhileRunningIsRefusedAndTheGameGoesOn) {
   EXPECT_EQ(pair_.second.Status().pong_time_ms(), 30);
 }
 
-TEST_F(GameTest, StartWithOneInstanceDownChangesNothing) {
+TEST_F(PairTest, StartWithOneInstanceDownChangesNothing) {
   pair_.second.process->Terminate();
   const RunResult r = pair_.Cli({"start", "100"});
   EXPECT_EQ(r.exit_code, 1) << Describe(r);
@@ -200,7 +201,7 @@ TEST_F(GameTest, StartWithOneInstanceDownChangesNothing) {
   EXPECT_EQ(pair_.first.Status().pending_command().command_id(), "");
 }
 
-TEST_F(GameTest, PauseAndResumeChainFromTheShell) {
+TEST_F(PairTest, PauseAndResumeChainFromTheShell) {
   StartGame(100);
   WaitForSeq(1);
   for (int i = 0; i < 3; ++i) {
@@ -217,7 +218,7 @@ TEST_F(GameTest, PauseAndResumeChainFromTheShell) {
 
 // The README's grpcurl session, as grpcurl does it: descriptors through reflection,
 // requests in JSON, no ids or times given.
-TEST_F(GameTest, GrpcurlStyleCallsPlayAGame) {
+TEST_F(PairTest, GrpcurlStyleCallsPlayAGame) {
   auto json = [](const Instance& instance) {
     return GrpcJsonClient(
         grpc::CreateChannel(instance.grpc_address(), grpc::InsecureChannelCredentials()));
@@ -235,6 +236,9 @@ TEST_F(GameTest, GrpcurlStyleCallsPlayAGame) {
   ASSERT_TRUE(services.ok()) << services.status();
   EXPECT_THAT(*services, ::testing::Contains("pong.v1.GameControl"));
   EXPECT_THAT(*services, ::testing::Contains("grpc.health.v1.Health"));
+  EXPECT_THAT(call(first, "grpc.health.v1.Health/Check", ""), HasSubstr("SERVING"));
+  EXPECT_THAT(call(first, "grpc.health.v1.Health/Check", R"({"service":"pong.v1.GameControl"})"),
+              HasSubstr("SERVING"));
 
   EXPECT_THAT(call(second, "pong.v1.GameControl/Start",
                    R"({"command_id":"demo-start-2","pong_time_ms":50})"),
@@ -256,7 +260,7 @@ TEST_F(GameTest, GrpcurlStyleCallsPlayAGame) {
   EXPECT_TRUE(IsState(pair_.second, v1::GAME_STATE_IDLE));
 }
 
-TEST_F(GameTest, ServerExitsCleanlyOnSigterm) {
+TEST_F(PairTest, ServerExitsCleanlyOnSigterm) {
   EXPECT_EQ(pair_.first.process->Terminate(), 0);
   EXPECT_THAT(pair_.first.Log(), HasSubstr("shutting down"));
   EXPECT_THAT(pair_.first.Log(), HasSubstr("stopped"));

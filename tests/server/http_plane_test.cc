@@ -1,0 +1,190 @@
+// The HTTP plane of an in-process instance, seen by an httplib client on its bound port,
+// with the game's state read back over gRPC.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <future>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "tests/server/service_test_util.h"
+
+namespace pong::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class HttpPlaneTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    if (instance_ != nullptr) http_ = instance_->NewHttpClient();
+  }
+
+  void TearDown() override {
+    http_.reset();  // closes its kept-alive connection before the server stops
+    ServiceTest::TearDown();
+  }
+
+  httplib::Result Get(const std::string& path) { return http_->Get(path); }
+
+  std::unique_ptr<httplib::Client> http_;
+};
+
+std::string GamePingPath(absl::string_view game, uint64_t seq, int64_t ms) {
+  return absl::StrCat("/ping?game=", game, "&seq=", seq, "&ms=", ms);
+}
+
+// A 409 body: one line that says why.
+void ExpectConflict(const httplib::Result& res, absl::string_view reason) {
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 409) << res->body;
+  EXPECT_THAT(res->body, HasSubstr(reason));
+  ASSERT_FALSE(res->body.empty());
+  EXPECT_EQ(res->body.back(), '\n');
+  EXPECT_EQ(res->body.find('\n'), res->body.size() - 1) << "more than one line";
+}
+
+TEST_F(HttpPlaneTest, BarePingAnswersPongAndChangesNothing) {
+  for (bool running : {false, true}) {
+    SCOPED_TRACE(running ? "running, ball held" : "idle");
+    if (running) {
+      StartNow(10'000, /*serve=*/false);
+      ASSERT_EQ(Get(GamePingPath(kGameId, 1, 10'000))->status, 200);
+    }
+    const v1::GameStatus before = Status();
+    const httplib::Result res = Get("/ping");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "pong");
+    ExpectUnchanged(before, Status());
+  }
+}
+
+TEST_F(HttpPlaneTest, MalformedGamePingIsBadRequest) {
+  StartNow(10'000, /*serve=*/false);
+  ASSERT_EQ(Get(GamePingPath(kGameId, 1, 10'000))->status, 200);
+  const v1::GameStatus before = Status();
+  for (const std::string& path : {
+           absl::StrCat("/ping?game=XYZ&seq=2&ms=10000"),
+           absl::StrCat("/ping?game=0123456789ABCDEF0123456789ABCDEF&seq=2&ms=10000"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=abc&ms=10000"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=99999999999999999999&ms=10000"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=0&ms=10000"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=-2&ms=10000"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=2"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=2&ms=3600001"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=2&ms=x"),
+           absl::StrCat("/ping?game=", kGameId, "&ms=10000"),
+           absl::StrCat("/ping?seq=2&ms=10000"),
+           absl::StrCat("/ping?game=", kGameId, "&seq=2&seq=3&ms=10000"),
+       }) {
+    SCOPED_TRACE(path);
+    const httplib::Result res = Get(path);
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 400) << res->body;
+    EXPECT_FALSE(res->body.empty());
+    ExpectUnchanged(before, Status());
+  }
+}
+
+TEST_F(HttpPlaneTest, PingOfNoOrAnotherGameIsConflictAndChangesNothing) {
+  ExpectConflict(Get(GamePingPath(kGameId, 1, 1000)), "no game");
+  EXPECT_EQ(Status().rejected_pings(), 1u);
+  EXPECT_EQ(Status().state(), v1::GAME_STATE_IDLE);
+
+  StartNow(10'000, /*serve=*/true, kGameId);
+  ASSERT_TRUE(peer().WaitForSent(1, absl::Seconds(2)));
+  ASSERT_TRUE(WaitForStatus([](const v1::GameStatus& s) { return s.ball() == v1::BALL_AT_PEER; }));
+  const v1::GameStatus before = Status();
+  ExpectConflict(Get(GamePingPath(kOtherGameId, 2, 10'000)), "unknown game");
+  // The next seq of this game is 2; 5 cannot be.
+  ExpectConflict(Get(GamePingPath(kGameId, 5, 10'000)), "seq");
+  const v1::GameStatus after = Status();
+  EXPECT_EQ(after.rejected_pings(), before.rejected_pings() + 2);
+  EXPECT_EQ(after.ball(), v1::BALL_AT_PEER);
+  EXPECT_EQ(after.last_seq(), 1u);
+  EXPECT_EQ(after.pings_received(), 0u);
+  EXPECT_EQ(after.game_id(), kGameId);
+}
+
+TEST_F(HttpPlaneTest, PingOfAStoppedGameIsConflict) {
+  StartNow(10'000, /*serve=*/false, kGameId);
+  ASSERT_EQ(Get(GamePingPath(kGameId, 1, 10'000))->status, 200);
+  v1::CommandResult r;
+  ASSERT_TRUE(control().Stop(MakeCommand<v1::StopRequest>("stop-1"), &r).ok());
+  const v1::GameStatus before = Status();
+  ExpectConflict(Get(GamePingPath(kGameId, 2, 10'000)), "game stopped");
+  const v1::GameStatus after = Status();
+  EXPECT_EQ(after.state(), v1::GAME_STATE_IDLE);
+  EXPECT_EQ(after.ball(), v1::BALL_NONE);
+  EXPECT_EQ(after.game_id(), "");
+  EXPECT_EQ(after.rejected_pings(), before.rejected_pings() + 1);
+}
+
+TEST_F(HttpPlaneTest, DuplicatePingIsAnsweredAndNotCountedTwice) {
+  StartNow(10'000, /*serve=*/false);
+  ASSERT_EQ(Get(GamePingPath(kGameId, 1, 10'000))->status, 200);
+  const v1::GameStatus before = Status();
+  ASSERT_EQ(before.pings_received(), 1u);
+
+  const httplib::Result res = Get(GamePingPath(kGameId, 1, 10'000));
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "pong");
+  v1::GameStatus after = Status();
+  EXPECT_EQ(after.pings_received(), 1u);
+  EXPECT_EQ(after.duplicate_pings(), before.duplicate_pings() + 1);
+  // Only that counter moved: the ball and its deadline are where they were.
+  after.set_duplicate_pings(before.duplicate_pings());
+  ExpectUnchanged(before, after);
+}
+
+TEST_F(HttpPlaneTest, OtherMethodsAndPaths) {
+  httplib::Result res = http_->Post("/ping", "", "text/plain");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 405);
+  EXPECT_THAT(res->get_header_value("Allow"), HasSubstr("GET"));
+
+  res = http_->Put("/ping", "", "text/plain");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 405);
+
+  res = Get("/other");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 404);
+
+  res = Get("/ping/extra");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 404);
+
+  res = http_->Post("/other", "", "text/plain");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(Status().state(), v1::GAME_STATE_IDLE);
+}
+
+// The peer's HttpPeerLink keeps its connection open between pings, so an instance must
+// stop promptly (SIGTERM, the launcher's stop) while a client holds an idle connection.
+TEST_F(HttpPlaneTest, ShutdownIsPromptWhileAClientKeepsAConnectionOpen) {
+  const httplib::Result res = Get("/ping");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  ASSERT_EQ(res->status, 200);
+
+  std::promise<void> stopped;
+  std::thread stopper([&] {
+    instance_->Shutdown();
+    stopped.set_value();
+  });
+  const bool prompt =
+      stopped.get_future().wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  http_.reset();  // if shutdown still waits for the idle connection, this lets it finish
+  stopper.join();
+  EXPECT_TRUE(prompt) << "Shutdown blocked for more than 2 s on an idle keep-alive connection";
+}
+
+}  // namespace
+}  // namespace pong::testing

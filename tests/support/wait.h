@@ -1,0 +1,17 @@
+#ifndef PONG_TESTS_SUPPORT_WAIT_H_
+#define PONG_TESTS_SUPPORT_WAIT_H_
+
+#include <functional>
+
+#include "absl/time/time.h"
+
+namespace pong::testing {
+
+// Polls `condition` every `interval` until it holds or `timeout` has passed, and returns
+// its last value: tests wait for a state instead of sleeping a fixed time. Any thread.
+bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout,
+               absl::Duration interval = absl::Milliseconds(2));
+
+}  // namespace pong::testing
+
+#endif  // PONG_TESTS_SUPPORT_WAIT_H_
