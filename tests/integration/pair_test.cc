@@ -28,15 +28,14 @@ std::string Describe(const RunResult& r) {
   return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "stderr:\n" + r.err;
 }
 
-// Log lines of a ping's first send, and of its first receipt (a retry's say "again").
-constexpr char kSent[] = "^ping sent seq=([0-9]+)$";
-constexpr char kReceived[] = "^ping received seq=([0-9]+) game=";
-
-std::vector<uint64_t> Sent(const Instance& instance) {
-  return SeqsOf(ReadLog(instance.log_path), kSent);
+// Log lines of a ping's first send ("ping sent seq=N"; a retry adds "(attempt k)"), and
+// of its first receipt ("ping received seq=N game=..."; a retry's says "again").
+std::vector<uint64_t> Sent(const std::vector<LogLine>& lines) {
+  return SeqsOf(lines, "ping sent seq=");
 }
+std::vector<uint64_t> Sent(const Instance& instance) { return Sent(ReadLog(instance.log_path)); }
 std::vector<uint64_t> Received(const Instance& instance) {
-  return SeqsOf(ReadLog(instance.log_path), kReceived);
+  return SeqsOf(ReadLog(instance.log_path), "ping received seq=", " game=");
 }
 
 class PairTest : public ::testing::Test {
@@ -80,7 +79,7 @@ TEST_F(PairTest, PingsAlternateFromFirstAtTheInterval) {
   std::vector<std::pair<absl::Time, uint64_t>> sends;
   for (const Instance* instance : {&pair_.first, &pair_.second}) {
     for (const LogLine& line : ReadLog(instance->log_path)) {
-      const std::vector<uint64_t> seq = SeqsOf({line}, kSent);
+      const std::vector<uint64_t> seq = Sent({line});
       if (!seq.empty()) sends.emplace_back(line.at, seq[0]);
     }
   }

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 
 #include <filesystem>
-#include <regex>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace pong::testing {
 namespace {
@@ -63,15 +64,18 @@ std::vector<LogLine> ReadLog(const std::string& path) {
   return lines;
 }
 
-std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, const std::string& regex) {
-  const std::regex pattern(regex);
+std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, absl::string_view prefix,
+                             absl::string_view suffix) {
+  const bool open_ended = !suffix.empty() && (suffix.back() == ' ' || suffix.back() == '=');
   std::vector<uint64_t> seqs;
   for (const LogLine& line : lines) {
-    std::smatch m;
+    absl::string_view text = line.text;
+    if (!absl::ConsumePrefix(&text, prefix)) continue;
+    const size_t digits = text.find_first_not_of("0123456789");
     uint64_t seq = 0;
-    if (std::regex_search(line.text, m, pattern) && absl::SimpleAtoi(m[1].str(), &seq)) {
-      seqs.push_back(seq);
-    }
+    if (digits == 0 || !absl::SimpleAtoi(text.substr(0, digits), &seq)) continue;
+    const absl::string_view rest = digits == absl::string_view::npos ? "" : text.substr(digits);
+    if (open_ended ? absl::StartsWith(rest, suffix) : rest == suffix) seqs.push_back(seq);
   }
   return seqs;
 }

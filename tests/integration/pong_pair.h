@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "pong/v1/pong.grpc.pb.h"
 #include "tests/integration/process.h"
@@ -32,8 +33,10 @@ struct LogLine {
   std::string text;
 };
 std::vector<LogLine> ReadLog(const std::string& path);
-// The seq of every line that matches `pattern`, whose one group captures it.
-std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, const std::string& pattern);
+// The N of every line "<prefix>N<suffix>": the suffix ends the line, or, if it ends in a
+// space or '=', begins the rest of it.
+std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, absl::string_view prefix,
+                             absl::string_view suffix = "");
 
 // Two pong-server processes that play against each other, in a fresh temporary folder.
 // Stops both (SIGTERM) when it goes.
