@@ -79,7 +79,9 @@ PingVerdict GameEngine::OnPing(const GamePing& ping) {
 
 GameSnapshot GameEngine::Snapshot() {
   std::lock_guard<std::mutex> lock(mu_);
-  return game_.Snapshot(clock_.Read());
+  const Instant now = clock_.Read();
+  game_.Advance(now);  // a command whose time has come shows as applied, timer or not
+  return game_.Snapshot(now);
 }
 
 void GameEngine::CommandLoop() {

@@ -1,6 +1,7 @@
 #include "server/http_plane.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
 #include "server/core/ping.h"
@@ -64,19 +65,26 @@ HttpPlane::HttpPlane(GameEngine& engine)
     }
     Reply(res, 200, "pong");
   });
-  // Any other method: 405 on /ping (with Allow), 404 elsewhere.
-  auto other_method = [](const httplib::Request& req, httplib::Response& res) {
+  // Any other method, before routing: 405 on /ping (with Allow), 404 elsewhere. (A
+  // method token httplib cannot parse at all is a 400 from its parser.)
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "GET" || req.method == "HEAD") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     if (req.path == "/ping") {
       res.set_header("Allow", "GET, HEAD");
-      return Reply(res, 405, "method not allowed: /ping takes GET\n");
+      Reply(res, 405, "method not allowed: /ping takes GET\n");
+    } else {
+      Reply(res, 404, "not found\n");
     }
-    Reply(res, 404, "not found\n");
-  };
-  server.Post(".*", other_method);
-  server.Put(".*", other_method);
-  server.Patch(".*", other_method);
-  server.Delete(".*", other_method);
-  server.Options(".*", other_method);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // httplib's default sets SO_REUSEPORT, which lets a second server share a busy port and
+  // take half of the peer's connections; SO_REUSEADDR alone only allows a quick restart.
+  server.set_socket_options([](int sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       res.set_content(absl::StrCat("HTTP ", res.status, "\n"), kTextPlain);

@@ -10,6 +10,21 @@
 
 namespace pong {
 
+namespace {
+
+// The peer's reason, fit for one log line and a proto string: its first line, printable
+// ASCII only, at most 120 characters.
+std::string FirstLine(absl::string_view body) {
+  std::string line;
+  for (char c : body.substr(0, 120)) {
+    if (c == '\n' || c == '\r') break;
+    line.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
+  return line;
+}
+
+}  // namespace
+
 std::string HostPort::ToString() const { return absl::StrCat(host, ":", port); }
 
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
@@ -51,7 +66,7 @@ SendResult HttpPeerLink::Send(const GamePing& ping) {
   if (!res) return SendResult{SendResult::kFailed, {}, httplib::to_string(res.error())};
   if (res->status == 200 && res->body == "pong") return SendResult{SendResult::kDelivered, rtt, {}};
   return SendResult{
-      SendResult::kRefused, {}, absl::StrCat("HTTP ", res->status, " ", res->body.substr(0, 200))};
+      SendResult::kRefused, {}, absl::StrCat("HTTP ", res->status, " ", FirstLine(res->body))};
 }
 
 }  // namespace pong

@@ -62,9 +62,11 @@ PongServer::~PongServer() { Shutdown(); }
 
 void PongServer::Shutdown() {
   if (http_ == nullptr) return;
+  // No new commands first, then no timers (closing our connection to the peer, so its
+  // HTTP plane need not wait for it), then no pings.
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   engine_->Stop();
   http_->Stop();
-  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   log_->Write(absl::Now(), "stopped");
   http_.reset();
 }

@@ -217,6 +217,10 @@ absl::StatusOr<CommandOutcome> Game::Remember(const Command& command,
 }
 
 absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instant now) {
+  if (!IsValidCommandId(command_id)) {
+    return absl::InvalidArgumentError(absl::StrCat("command_id must be 1 to ", kMaxCommandIdLength,
+                                                   " characters of [A-Za-z0-9._:-]"));
+  }
   if (pending_ && pending_->command.command_id == command_id) {
     if (pending_->effective <= now.mono) {
       // Its time has come; the owner's timer applies it at once, so it is too late.
@@ -429,12 +433,12 @@ std::optional<OutboundPing> Game::TakePingToSend(Instant now) {
 
 void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Instant now,
                         double jitter01) {
-  if (sent.epoch != epoch_ || sent.ping.seq != out_seq_ || ball_ != Ball::kInFlight ||
-      ping_ready_) {
-    return;  // the game moved on while this ping was out
-  }
+  if (sent.epoch != epoch_) return;  // a ping of a game that is over
+  // At pong_time_ms 0 the peer's next ping can arrive before this pong is handled: the
+  // ball has moved on, but the pong still counts (and is logged with its round trip).
+  const bool ball_moved_on = sent.ping.seq != out_seq_ || ball_ != Ball::kInFlight || ping_ready_;
   if (result.kind == SendResult::kDelivered) {
-    ball_ = Ball::kAtPeer;
+    if (!ball_moved_on) ball_ = Ball::kAtPeer;
     peer_.reachable = true;
     peer_.consecutive_failures = 0;
     peer_.last_rtt = ToAbsl(result.rtt);
@@ -442,7 +446,9 @@ void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Inst
          absl::StrCat("pong received seq=", sent.ping.seq, " rtt=", FormatMillis(result.rtt)));
     return;
   }
-  peer_.reachable = false;
+  if (ball_moved_on) return;
+  // A peer that answered with a refusal is reachable; the ball is still ours to deliver.
+  peer_.reachable = result.kind == SendResult::kRefused;
   ++peer_.consecutive_failures;
   peer_.last_error = result.error;
   const int doublings = static_cast<int>(std::min<uint64_t>(peer_.consecutive_failures - 1, 16));
@@ -452,8 +458,10 @@ void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Inst
       kRetryCap, nanoseconds(static_cast<int64_t>(static_cast<double>(step.count()) * factor)));
   HoldBall(now.mono, wait);
   Emit(GameEvent::kPeerError,
-       absl::StrCat("peer error seq=", sent.ping.seq, " attempt ", sent.attempt, ": ", result.error,
-                    "; retry in ", FormatMillis(wait)));
+       absl::StrCat(
+           result.kind == SendResult::kRefused ? "ping refused by peer seq=" : "peer error seq=",
+           sent.ping.seq, " attempt ", sent.attempt, ": ", result.error, "; retry in ",
+           FormatMillis(wait)));
 }
 
 absl::Time Game::WallOf(MonoTime t, Instant now) const { return now.wall + ToAbsl(t - now.mono); }

@@ -1444,10 +1444,14 @@ TEST_F(GameTest, RefusedSendKeepsTheBallToo) {
   StartNow(/*serve=*/true);
   const std::optional<OutboundPing> ping = Take();
   ASSERT_TRUE(ping.has_value());
+  events_.clear();
   Report(*ping, SendResult{SendResult::kRefused, {}, "409 unknown game"});
   EXPECT_EQ(Snap().ball, Ball::kHeld);
-  EXPECT_FALSE(Snap().peer.reachable);
+  EXPECT_TRUE(Snap().peer.reachable) << "it answered, with a refusal";
+  EXPECT_EQ(Snap().peer.consecutive_failures, 1u);
   EXPECT_EQ(Snap().peer.last_error, "409 unknown game");
+  ASSERT_THAT(Kinds(), ElementsAre(GameEvent::kPeerError));
+  EXPECT_THAT(events_[0].text, HasSubstr("ping refused by peer seq=1"));
   RunFor(Ms(20));
   const std::optional<OutboundPing> retry = Take();
   ASSERT_TRUE(retry.has_value());
@@ -1476,7 +1480,7 @@ TEST_F(GameTest, PeersNextPingWhileWeRetryIsAccepted) {
   EXPECT_EQ(three->attempt, 1);
 }
 
-TEST_F(GameTest, StaleSendResultAfterThePeersNextPingIsIgnored) {
+TEST_F(GameTest, StaleSendResultAfterThePeersNextPingMovesNoBall) {
   StartNow(/*serve=*/true);
   const std::optional<OutboundPing> one = Take();
   ASSERT_TRUE(one.has_value());
@@ -1486,19 +1490,22 @@ TEST_F(GameTest, StaleSendResultAfterThePeersNextPingIsIgnored) {
   events_.clear();
   Report(*one, Failed());
   EXPECT_EQ(Describe(Snap()), before);
-  Report(*one, Delivered());
-  EXPECT_EQ(Describe(Snap()), before);
+  EXPECT_THAT(events_, IsEmpty());
+  // The late pong still counts: logged with its round trip, the ball stays here.
+  Report(*one, Delivered(Ms(3)));
   EXPECT_EQ(Snap().ball, Ball::kHeld);
   EXPECT_EQ(PingDeadline(), Ms(2000));
-  EXPECT_THAT(events_, IsEmpty());
+  EXPECT_THAT(Snap().peer.last_rtt, Optional(Ms(3)));
+  ASSERT_THAT(Kinds(), ElementsAre(GameEvent::kPongReceived));
+  EXPECT_THAT(events_[0].text, HasSubstr("pong received seq=1 rtt=3.000 ms"));
 
   RunTo(Ms(2000));
   const std::optional<OutboundPing> three = Take();
   ASSERT_TRUE(three.has_value());
   const std::string in_flight = Describe(Snap());
   Report(*one, Failed());  // still stale: it must not be taken for seq 3's result
-  Report(*one, Delivered());
   EXPECT_EQ(Describe(Snap()), in_flight);
+  Report(*one, Delivered());
   EXPECT_EQ(Snap().ball, Ball::kInFlight);
   Report(*three, Delivered());
   EXPECT_EQ(Snap().ball, Ball::kAtPeer);

@@ -259,6 +259,18 @@ TEST_F(PairTest, GrpcurlStyleCallsPlayAGame) {
   EXPECT_TRUE(IsState(pair_.second, v1::GAME_STATE_IDLE));
 }
 
+TEST_F(PairTest, ASecondServerOnABusyPortRefusesToStart) {
+  for (const auto& [http, grpc] :
+       {std::pair{pair_.first.http_port, 0}, std::pair{FreePort(), pair_.first.grpc_port}}) {
+    const RunResult r = pong::testing::Run(
+        {PONG_SERVER_PATH, "--name=intruder", "--http_port=" + std::to_string(http),
+         "--grpc_port=" + std::to_string(grpc), "--peer=127.0.0.1:1"});
+    EXPECT_EQ(r.exit_code, 1) << Describe(r);
+    EXPECT_THAT(r.err, HasSubstr("cannot listen")) << Describe(r);
+  }
+  EXPECT_EQ(pair_.first.Status().name(), "first");
+}
+
 TEST_F(PairTest, ServerExitsCleanlyOnSigterm) {
   EXPECT_EQ(pair_.first.process->Terminate(), 0);
   EXPECT_THAT(pair_.first.Log(), HasSubstr("shutting down"));

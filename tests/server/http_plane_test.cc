@@ -153,6 +153,15 @@ TEST_F(HttpPlaneTest, OtherMethodsAndPaths) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 405);
 
+  for (const char* method : {"DELETE", "PATCH", "OPTIONS", "TRACE"}) {
+    httplib::Request request;
+    request.method = method;
+    request.path = "/ping";
+    res = http_->send(request);
+    ASSERT_TRUE(res) << method << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 405) << method;
+  }
+
   res = Get("/other");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 404);
