@@ -29,8 +29,9 @@ constexpr char kUsage[] =
     "over gRPC (with reflection and grpc.health.v1.Health).\n\n"
     "  pong-server --name=first --http_port=8081 --grpc_port=50051 \\\n"
     "      --peer=127.0.0.1:8082 --log_file=first.log\n\n"
-    "Stops cleanly on SIGINT or SIGTERM. Exit codes: 0 after a clean stop, 1 when it\n"
-    "cannot start (port in use, log file not writable), 2 for bad flags.";
+    "Stops cleanly on SIGINT or SIGTERM. Exit codes: 0 after a clean stop; 1 when it\n"
+    "cannot start (port in use, log file not writable) or a flag is unknown or not of its\n"
+    "type; 2 for a flag value out of range (a port, --peer) or a stray argument.";
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "pong-server: %s\n", message.c_str());
