@@ -61,8 +61,10 @@ SendResult HttpPeerLink::Send(const GamePing& ping) {
   absl::StrAppend(&path_, "/ping?game=", ping.game_id, "&seq=", ping.seq,
                   "&ms=", ping.pong_time_ms);
   const auto start = std::chrono::steady_clock::now();
+  if (start - last_used_ > kIdleReconnect) client_->stop();  // closes an idle connection
   httplib::Result res = client_->Get(path_);
-  const auto rtt = std::chrono::steady_clock::now() - start;
+  last_used_ = std::chrono::steady_clock::now();
+  const auto rtt = last_used_ - start;
   if (!res) return SendResult{SendResult::kFailed, {}, httplib::to_string(res.error())};
   if (res->status == 200 && res->body == "pong") return SendResult{SendResult::kDelivered, rtt, {}};
   return SendResult{

@@ -1,6 +1,7 @@
 #ifndef PONG_SERVER_PEER_LINK_H_
 #define PONG_SERVER_PEER_LINK_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,9 @@ class PeerLink {
 
 // GET /ping?game=..&seq=..&ms=.. over one kept-alive connection with Nagle off; it
 // reconnects by itself when the peer closed the connection or restarted.
+// The peer's HTTP plane closes a connection idle for 1 s; one idle for kIdleReconnect is
+// closed here first, so a ping never races the peer's close.
+inline constexpr std::chrono::milliseconds kIdleReconnect{750};
 class HttpPeerLink final : public PeerLink {
  public:
   explicit HttpPeerLink(const HostPort& peer);
@@ -43,6 +47,7 @@ class HttpPeerLink final : public PeerLink {
  private:
   std::unique_ptr<httplib::Client> client_;
   std::string path_;  // reused buffer
+  std::chrono::steady_clock::time_point last_used_{};
 };
 
 }  // namespace pong
