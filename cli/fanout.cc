@@ -176,12 +176,15 @@ CommandReport Fanout::Run(v1::CommandKind kind, int64_t pong_time_ms) {
     entry.label = instance.label;
     entry.address = instance.address;
   }
+  // The lead counts from the command, not from the end of the check, so the time from
+  // `pong-cli` to effective_at does not vary with how fast the instances answered; only
+  // a check slower than half the lead moves it.
+  absl::Time now = clock_->Now();
   if (!CheckReachable(report)) {
     Finish(report);
     return report;
   }
-
-  const absl::Time now = clock_->Now();
+  if (clock_->Now() > now + options_.lead / 2) now = clock_->Now();
   const absl::Time effective_at = now + options_.lead;
   report.effective_at = effective_at;
   std::vector<CommandRequest> requests(n);

@@ -100,8 +100,9 @@ struct FanoutOptions {
 
 // Drives the instances together with scheduled deadlines, all or nothing:
 // 1. GetStatus on every instance; if one does not answer, nothing is sent (exit 1).
-// 2. The command, with one command_id and one effective_at = now + lead, goes to every
-//    instance at once, each call with a deadline of now + lead / 2.
+// 2. The command, with one command_id and one effective_at = now + lead (now taken before
+//    step 1 unless that took more than lead / 2), goes to every instance at once, each
+//    call with a deadline of now + lead / 2.
 // 3. All accepted: wait until effective_at, then confirm each scheduled one by sending the
 //    same command again (the server answers a known command_id with its current phase).
 // 4. One refused or did not answer: Cancel on every other instance before effective_at.

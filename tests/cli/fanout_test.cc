@@ -88,6 +88,31 @@ TEST_F(FanoutTest, StartSendsOneScheduleToBothAndOnlyTheFirstServes) {
   EXPECT_EQ(second_.state(), v1::GAME_STATE_RUNNING);
 }
 
+// The time from `pong-cli` to effective_at is the lead, however long the check took, as
+// long as it took less than half of it.
+TEST_F(FanoutTest, TheLeadCountsFromTheCommandNotFromTheCheck) {
+  first_.QueueStatus([this](FakeControlClient& self, const Call&) {
+    clock_.SleepUntil(clock_.Now() + kLead * 0.4);
+    return self.DefaultStatus();
+  });
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_EQ(report.effective_at, EffectiveAt());
+  const std::vector<Call> submits = first_.Calls(Call::kSubmit);
+  ASSERT_THAT(submits, Not(IsEmpty()));
+  EXPECT_EQ(submits[0].deadline, FakeClock::Start() + kLead / 2);
+}
+
+TEST_F(FanoutTest, ACheckSlowerThanHalfTheLeadMovesEffectiveAt) {
+  first_.QueueStatus([this](FakeControlClient& self, const Call&) {
+    clock_.SleepUntil(clock_.Now() + kLead * 0.6);
+    return self.DefaultStatus();
+  });
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_EQ(report.effective_at, EffectiveAt() + kLead * 0.6);
+}
+
 TEST_F(FanoutTest, BothAcceptReturnsOnlyOnceConfirmedOnBoth) {
   const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
   EXPECT_EQ(report.exit_code, kExitOk);
