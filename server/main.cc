@@ -4,11 +4,14 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/clock.h"
 #include "server/pong_server.h"
@@ -50,10 +53,30 @@ bool WritePortsFile(const std::string& path, int http_port, int grpc_port) {
 
 bool ValidPort(int port) { return port >= 0 && port <= 65535; }
 
+// --help: the usage and this binary's own flags, on stdout, exit 0 (abseil's own --help
+// lists no flags for a binary not named after its main file, and exits 1).
+int PrintHelp() {
+  std::string text = absl::StrCat("pong-server: ", kUsage, "\n\nFlags:\n");
+  std::map<std::string, const absl::CommandLineFlag*> ours;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "server/main.cc")) ours[std::string(name)] = flag;
+  }
+  for (const auto& [name, flag] : ours) {
+    absl::StrAppend(&text, "  --", name, "  (default \"", flag->DefaultValue(), "\")\n      ",
+                    flag->Help(), "\n");
+  }
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-help" || arg == "-h") return PrintHelp();
+  }
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     return Fail(2, absl::StrCat("unexpected argument \"", positional[1],

@@ -262,13 +262,33 @@ TEST_F(PairTest, GrpcurlStyleCallsPlayAGame) {
 TEST_F(PairTest, ASecondServerOnABusyPortRefusesToStart) {
   for (const auto& [http, grpc] :
        {std::pair{pair_.first.http_port, 0}, std::pair{FreePort(), pair_.first.grpc_port}}) {
-    const RunResult r = pong::testing::Run(
-        {PONG_SERVER_PATH, "--name=intruder", "--http_port=" + std::to_string(http),
-         "--grpc_port=" + std::to_string(grpc), "--peer=127.0.0.1:1"});
+    const RunResult r =
+        RunCommand({PONG_SERVER_PATH, "--name=intruder", "--http_port=" + std::to_string(http),
+                    "--grpc_port=" + std::to_string(grpc), "--peer=127.0.0.1:1"});
     EXPECT_EQ(r.exit_code, 1) << Describe(r);
     EXPECT_THAT(r.err, HasSubstr("cannot listen")) << Describe(r);
   }
   EXPECT_EQ(pair_.first.Status().name(), "first");
+}
+
+TEST(ServerFlagsTest, HelpListsTheFlagsAndBadFlagsAreRefused) {
+  RunResult r = RunCommand({PONG_SERVER_PATH, "--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* flag :
+       {"--name", "--http_port", "--grpc_port", "--peer", "--log_file", "--bind", "--ports_file"}) {
+    EXPECT_THAT(r.out, HasSubstr(flag));
+  }
+  r = RunCommand({PONG_SERVER_PATH, "--http_port=70000"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--http_port"));
+  r = RunCommand({PONG_SERVER_PATH, "--peer=nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("HOST:PORT"));
+  r = RunCommand({PONG_SERVER_PATH, "stray"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCommand({PONG_SERVER_PATH, "--http_port=abc"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("http_port"));
 }
 
 TEST_F(PairTest, ServerExitsCleanlyOnSigterm) {

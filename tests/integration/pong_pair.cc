@@ -123,7 +123,7 @@ RunResult PongPair::Cli(const std::vector<std::string>& args) const {
                                    "--second=" + second.grpc_address(),
                                    absl::StrCat("--lead_ms=", TestLeadMs())};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv);
+  return RunCommand(argv);
 }
 
 }  // namespace pong::testing

@@ -30,7 +30,7 @@ std::vector<char*> ToArgv(const std::vector<std::string>& args) {
 
 }  // namespace
 
-RunResult Run(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+RunResult RunCommand(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return {};
   posix_spawn_file_actions_t actions;

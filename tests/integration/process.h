@@ -18,8 +18,8 @@ struct RunResult {
 };
 
 // Runs argv[0] with the arguments, waits at most `timeout`, captures both streams.
-RunResult Run(const std::vector<std::string>& argv,
-              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+RunResult RunCommand(const std::vector<std::string>& argv,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // A child process that is killed (SIGKILL) when this object goes, if still running.
 class Child {
