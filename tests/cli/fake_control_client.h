@@ -16,8 +16,8 @@
 #include "absl/time/time.h"
 #include "cli/clock.h"
 #include "cli/control_client.h"
-#include "server/proto_time.h"
 #include "pong/v1/pong.pb.h"
+#include "server/proto_time.h"
 
 namespace pong::cli {
 
