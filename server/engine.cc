@@ -53,14 +53,18 @@ absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {
     std::lock_guard<std::mutex> lock(mu_);
     outcome = game_.Submit(command, clock_.Read());
   }
-  command_cv_.notify_one();
-  ball_cv_.notify_one();
+  WakeTimers();
   return outcome;
 }
 
 absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return game_.Cancel(command_id, clock_.Read());
+  absl::StatusOr<CommandOutcome> outcome;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    outcome = game_.Cancel(command_id, clock_.Read());
+  }
+  WakeTimers();  // a cancelled command leaves its timer without a deadline
+  return outcome;
 }
 
 PingVerdict GameEngine::OnPing(const GamePing& ping) {
@@ -78,10 +82,22 @@ PingVerdict GameEngine::OnPing(const GamePing& ping) {
 }
 
 GameSnapshot GameEngine::Snapshot() {
-  std::lock_guard<std::mutex> lock(mu_);
-  const Instant now = clock_.Read();
-  game_.Advance(now);  // a command whose time has come shows as applied, timer or not
-  return game_.Snapshot(now);
+  GameSnapshot snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Instant now = clock_.Read();
+    game_.Advance(now);  // a command whose time has come shows as applied, timer or not
+    snapshot = game_.Snapshot(now);
+  }
+  // If that applied a resume, the ball thread (asleep without a deadline while paused)
+  // must learn of its new one.
+  WakeTimers();
+  return snapshot;
+}
+
+void GameEngine::WakeTimers() {
+  command_cv_.notify_one();
+  ball_cv_.notify_one();
 }
 
 void GameEngine::CommandLoop() {

@@ -40,6 +40,8 @@ class GameEngine {
   void CommandLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void BallLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void OnEvent(const GameEvent& event);  // called under mu_, only enqueues
+  // After a call that may have moved a deadline: both timer threads look again.
+  void WakeTimers() ABSL_LOCKS_EXCLUDED(mu_);
 
   const Clock& clock_;
   PeerLink& peer_;
