@@ -286,7 +286,7 @@ TEST_F(ServiceTest, CancelDropsAScheduledCommand) {
 }
 
 TEST_F(ServiceTest, CancelOfUnknownAppliedOrRejectedCommandsIsRefused) {
-  StartNow(1000, /*serve=*/true, kGameId, "start-1");
+  StartNow(1000, /*serve=*/false, kGameId, "start-1");  // nothing moves
   v1::CommandResult r;
   const grpc::Status rejected = control().Start(MakeStart("start-2", 1000, true), &r);
   ASSERT_EQ(rejected.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(rejected);
@@ -504,7 +504,7 @@ TEST_F(ServiceTest, SameCommandIdAgainReturnsTheFirstOutcomeAppliedOnce) {
 }
 
 TEST_F(ServiceTest, SameCommandIdForAnotherKindIsInvalidArgument) {
-  StartNow(1000, /*serve=*/true, kGameId, "cmd-1");
+  StartNow(1000, /*serve=*/false, kGameId, "cmd-1");  // nothing moves
   const v1::GameStatus before = Status();
   v1::CommandResult r;
   grpc::Status status = control().Pause(MakeCommand<v1::PauseRequest>("cmd-1"), &r);
