@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/ping.h"
+#include "server/ping_query.h"
 
 namespace pong {
 namespace {
@@ -16,29 +17,6 @@ constexpr size_t kMaxBody = 1024;
 void Reply(httplib::Response& res, int status, absl::string_view body) {
   res.status = status;
   res.set_content(std::string(body), kTextPlain);
-}
-
-// The query value of `name`; a repeated parameter is ambiguous and counts as malformed.
-absl::StatusOr<std::optional<absl::string_view>> Param(const httplib::Request& req,
-                                                       const char* name) {
-  const auto [first, last] = req.params.equal_range(name);
-  if (first == last) return std::optional<absl::string_view>();
-  if (std::next(first) != last) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " is given more than once"));
-  }
-  return std::optional<absl::string_view>(first->second);
-}
-
-absl::StatusOr<PingQuery> ReadQuery(const httplib::Request& req) {
-  PingQuery query;
-  for (const auto& [name, field] :
-       {std::pair{"game", &PingQuery::game}, std::pair{"seq", &PingQuery::seq},
-        std::pair{"ms", &PingQuery::ms}}) {
-    absl::StatusOr<std::optional<absl::string_view>> value = Param(req, name);
-    if (!value.ok()) return value.status();
-    query.*field = *value;
-  }
-  return query;
 }
 
 }  // namespace
@@ -55,7 +33,7 @@ HttpPlane::HttpPlane(GameEngine& engine)
   server.set_payload_max_length(kMaxBody);
 
   server.Get("/ping", [this](const httplib::Request& req, httplib::Response& res) {
-    absl::StatusOr<PingQuery> query = ReadQuery(req);
+    absl::StatusOr<PingQuery> query = ReadPingQuery(req.params);
     absl::StatusOr<std::optional<GamePing>> ping = query.ok() ? ParsePing(*query) : query.status();
     if (!ping.ok()) return Reply(res, 400, absl::StrCat(ping.status().message(), "\n"));
     if (!ping->has_value()) return Reply(res, 200, "pong");  // liveness: changes nothing

@@ -1,0 +1,18 @@
+#ifndef PONG_SERVER_PING_QUERY_H_
+#define PONG_SERVER_PING_QUERY_H_
+
+#include <httplib.h>
+
+#include "absl/status/statusor.h"
+#include "server/core/ping.h"
+
+namespace pong {
+
+// The game, seq and ms parameters of a /ping request as httplib decoded them. A repeated
+// parameter is ambiguous and counts as malformed (INVALID_ARGUMENT). The views point into
+// `params`. Apart from the HTTP plane so the query path can be fuzzed without a socket.
+absl::StatusOr<PingQuery> ReadPingQuery(const httplib::Params& params);
+
+}  // namespace pong
+
+#endif  // PONG_SERVER_PING_QUERY_H_
