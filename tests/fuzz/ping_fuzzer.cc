@@ -1,0 +1,104 @@
+// libFuzzer target for everything that parses a game ping.
+//
+// The first byte picks the path. Bit 3 clear: bits 0-2 say which of game, seq and ms are
+// present, and the rest holds their values separated by '\0' (ParsePing directly). Bit 3
+// set: the rest is a raw query string, decoded by httplib as the server does and read by
+// ReadPingQuery. Seeds start with '7' (all three present) or '?' (a query string).
+#include <httplib.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "server/core/ping.h"
+#include "server/ping_query.h"
+
+// Aborts with the broken invariant, so libFuzzer records the input.
+#define PONG_FUZZ_CHECK(cond)                                                           \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                     \
+    }                                                                                   \
+  } while (false)
+
+namespace pong {
+namespace {
+
+// What must hold of ParsePing's answer to `query`, whatever the input.
+void CheckParse(const PingQuery& query) {
+  const absl::StatusOr<std::optional<GamePing>> parsed = ParsePing(query);
+  const bool bare = !query.game && !query.seq && !query.ms;
+  if (!parsed.ok()) {
+    PONG_FUZZ_CHECK(!bare);
+    PONG_FUZZ_CHECK(parsed.status().code() == absl::StatusCode::kInvalidArgument);
+    // The reason goes into a one-line 400 body.
+    PONG_FUZZ_CHECK(!parsed.status().message().empty());
+    PONG_FUZZ_CHECK(parsed.status().message().find('\n') == absl::string_view::npos);
+    return;
+  }
+  if (!parsed->has_value()) {
+    PONG_FUZZ_CHECK(bare);
+    return;
+  }
+  const GamePing& ping = **parsed;
+  PONG_FUZZ_CHECK(query.game && query.seq && query.ms);
+  PONG_FUZZ_CHECK(IsValidGameId(ping.game_id));
+  PONG_FUZZ_CHECK(ping.seq >= 1);
+  PONG_FUZZ_CHECK(ping.seq <= static_cast<uint64_t>(INT64_MAX));
+  PONG_FUZZ_CHECK(ping.pong_time_ms >= 0 && ping.pong_time_ms <= kMaxPongTimeMs);
+  PONG_FUZZ_CHECK(ValidatePongTimeMs(ping.pong_time_ms).ok());
+  // Strict: each value is exactly the canonical text of what was parsed (no sign, no
+  // leading zero, no whitespace, no trailing bytes).
+  PONG_FUZZ_CHECK(ping.game_id == *query.game);
+  PONG_FUZZ_CHECK(absl::StrCat(ping.seq) == *query.seq);
+  PONG_FUZZ_CHECK(absl::StrCat(ping.pong_time_ms) == *query.ms);
+}
+
+void FuzzValues(uint8_t present, absl::string_view rest) {
+  std::optional<absl::string_view> values[3];
+  for (int i = 0; i < 3; ++i) {
+    const size_t end = i < 2 ? rest.find('\0') : absl::string_view::npos;
+    const absl::string_view value = rest.substr(0, end);
+    rest.remove_prefix(end == absl::string_view::npos ? rest.size() : end + 1);
+    if (present & (1u << i)) values[i] = value;
+  }
+  CheckParse(PingQuery{values[0], values[1], values[2]});
+}
+
+void FuzzQueryString(absl::string_view text) {
+  httplib::Params params;
+  httplib::detail::parse_query_text(std::string(text), params);
+  const absl::StatusOr<PingQuery> query = ReadPingQuery(params);
+  const auto count = [&](const char* name) { return params.count(name); };
+  if (!query.ok()) {
+    PONG_FUZZ_CHECK(query.status().code() == absl::StatusCode::kInvalidArgument);
+    PONG_FUZZ_CHECK(count("game") > 1 || count("seq") > 1 || count("ms") > 1);
+    return;
+  }
+  PONG_FUZZ_CHECK(query->game.has_value() == (count("game") == 1));
+  PONG_FUZZ_CHECK(query->seq.has_value() == (count("seq") == 1));
+  PONG_FUZZ_CHECK(query->ms.has_value() == (count("ms") == 1));
+  CheckParse(*query);
+}
+
+}  // namespace
+}  // namespace pong
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const absl::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] & 0x08) {
+    pong::FuzzQueryString(rest);
+  } else {
+    pong::FuzzValues(data[0], rest);
+  }
+  return 0;
+}
