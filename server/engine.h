@@ -39,7 +39,8 @@ class GameEngine {
  private:
   void CommandLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void BallLoop() ABSL_LOCKS_EXCLUDED(mu_);
-  void OnEvent(const GameEvent& event);  // called under mu_, only enqueues
+  // The Game's event sink, so called under mu_; it only enqueues.
+  void OnEvent(const GameEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call that may have moved a deadline: both timer threads look again.
   void WakeTimers() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -47,6 +48,9 @@ class GameEngine {
   PeerLink& peer_;
   EventLog& log_;
 
+  // std:: rather than absl::Mutex/CondVar: abseil 20220623 waits on the realtime clock,
+  // and a step of the system time must not move a deadline. (The annotations document
+  // the locking; GCC does not check them.)
   std::mutex mu_;
   std::condition_variable command_cv_;  // the next command deadline may have changed
   std::condition_variable ball_cv_;     // the next ball deadline may have changed
