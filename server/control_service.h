@@ -2,16 +2,18 @@
 #define PONG_SERVER_CONTROL_SERVICE_H_
 
 #include "pong/v1/pong.grpc.pb.h"
+#include "server/authorizer.h"
 #include "server/engine.h"
 #include "server/proto_convert.h"
 
 namespace pong {
 
 // pong.v1.GameControl over the engine. Each handler converts, calls the engine (which
-// never waits for a scheduled time) and finishes at once. Called by gRPC's threads.
+// never waits for a scheduled time) and finishes at once; a call the authorizer refuses
+// changes nothing. Called by gRPC's threads.
 class ControlService final : public v1::GameControl::CallbackService {
  public:
-  ControlService(GameEngine& engine, InstanceInfo info);
+  ControlService(GameEngine& engine, InstanceInfo info, const Authorizer& authorizer);
 
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* context,
                                   const v1::StartRequest* request,
@@ -38,6 +40,7 @@ class ControlService final : public v1::GameControl::CallbackService {
   grpc::Status Finish(const absl::StatusOr<CommandOutcome>& outcome, v1::CommandResult* result);
 
   GameEngine& engine_;
+  const Authorizer& authorizer_;
   const InstanceInfo info_;
 };
 

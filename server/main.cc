@@ -22,6 +22,10 @@ ABSL_FLAG(int, grpc_port, 50051, "Port of the gRPC control plane; 0 picks a free
 ABSL_FLAG(std::string, peer, "127.0.0.1:8082", "HOST:PORT of the other instance's HTTP plane.");
 ABSL_FLAG(std::string, log_file, "", "File to append event lines to; standard error if empty.");
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address both planes listen on.");
+ABSL_FLAG(std::string, control_token_file, "",
+          "File holding the token every GameControl call must bear (\"authorization: Bearer "
+          "<token>\"), trimmed; it must be mode 0600. Empty: no token is asked for. Health "
+          "and reflection stay open.");
 ABSL_FLAG(std::string, ports_file, "",
           "After binding, write \"http=PORT\\ngrpc=PORT\\n\" to this file (atomically).");
 
@@ -33,8 +37,9 @@ constexpr char kUsage[] =
     "  pong-server --name=first --http_port=8081 --grpc_port=50051 \\\n"
     "      --peer=127.0.0.1:8082 --log_file=first.log\n\n"
     "Stops cleanly on SIGINT or SIGTERM. Exit codes: 0 after a clean stop; 1 when it\n"
-    "cannot start (port in use, log file not writable) or a flag is unknown or not of its\n"
-    "type; 2 for a flag value out of range (a port, --peer) or a stray argument.";
+    "cannot start (port in use, log file not writable, --control_token_file unreadable,\n"
+    "empty or readable by group or others) or a flag is unknown or not of its type;\n"
+    "2 for a flag value out of range (a port, --peer) or a stray argument.";
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "pong-server: %s\n", message.c_str());
@@ -88,6 +93,7 @@ int main(int argc, char** argv) {
   options.http_port = absl::GetFlag(FLAGS_http_port);
   options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   options.log_file = absl::GetFlag(FLAGS_log_file);
+  options.control_token_file = absl::GetFlag(FLAGS_control_token_file);
   if (!ValidPort(options.http_port) || !ValidPort(options.grpc_port)) {
     return Fail(2, "--http_port and --grpc_port must be from 0 to 65535");
   }

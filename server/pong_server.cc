@@ -16,6 +16,12 @@ namespace pong {
 absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOptions& options,
                                                               const Clock& clock,
                                                               std::unique_ptr<PeerLink> peer) {
+  std::string token;
+  if (!options.control_token_file.empty()) {
+    absl::StatusOr<std::string> read = ReadControlTokenFile(options.control_token_file);
+    if (!read.ok()) return read.status();
+    token = *std::move(read);
+  }
   std::unique_ptr<PongServer> server(new PongServer());
   absl::StatusOr<std::unique_ptr<EventLog>> log = EventLog::Open(options.log_file, options.name);
   if (!log.ok()) return log.status();
@@ -28,9 +34,12 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
   if (!http_port.ok()) return http_port.status();
   server->http_port_ = *http_port;
 
+  server->authorizer_ = std::make_unique<Authorizer>(std::move(token), *server->log_);
   server->service_ = std::make_unique<ControlService>(
-      *server->engine_, InstanceInfo{options.name, absl::StrCat(options.bind, ":", *http_port),
-                                     options.peer.ToString()});
+      *server->engine_,
+      InstanceInfo{options.name, absl::StrCat(options.bind, ":", *http_port),
+                   options.peer.ToString()},
+      *server->authorizer_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -54,7 +63,8 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
   server->log_->Write(
       absl::Now(),
       absl::StrCat("listening http=", options.bind, ":", server->http_port_, " grpc=", options.bind,
-                   ":", server->grpc_port_, " peer=", options.peer.ToString()));
+                   ":", server->grpc_port_, " peer=", options.peer.ToString(),
+                   options.control_token_file.empty() ? "" : " control=token"));
   return server;
 }
 

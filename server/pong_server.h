@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/authorizer.h"
 #include "server/control_service.h"
 #include "server/engine.h"
 #include "server/event_log.h"
@@ -22,6 +23,9 @@ struct ServerOptions {
   int grpc_port = 50051;
   HostPort peer{"127.0.0.1", 8082};
   std::string log_file;  // empty: standard error
+  // Empty: GameControl is open to anyone who can reach it. Otherwise every call must carry
+  // "authorization: Bearer <the file's content, trimmed>"; the file must be mode 0600.
+  std::string control_token_file;
 };
 
 // One pong instance: the engine with its HTTP plane and its gRPC control plane.
@@ -46,6 +50,7 @@ class PongServer {
   std::unique_ptr<PeerLink> peer_;
   std::unique_ptr<GameEngine> engine_;
   std::unique_ptr<HttpPlane> http_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<ControlService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   int http_port_ = 0;
