@@ -1,8 +1,12 @@
 #include "cli/args.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <utility>
 
 #include "absl/flags/commandlineflag.h"
@@ -34,6 +38,10 @@ ABSL_FLAG(int64_t, timeout_ms, 1000,
           "command. 1 to 60000.");
 ABSL_FLAG(bool, json, false,
           "Print one JSON object on stdout instead of text, for scripts (every command).");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the control token of the instances (started with "
+          "--control_token_file); every call carries it. Without the flag, $PONG_TOKEN_FILE "
+          "if set.");
 
 namespace pong::cli {
 namespace {
@@ -43,13 +51,15 @@ constexpr int64_t kMaxLeadMs = 30'000;
 constexpr int64_t kMinTimeoutMs = 1;
 constexpr int64_t kMaxTimeoutMs = 60'000;
 // The order --help lists them in; every other name is an unknown flag.
-constexpr const char* kFlagNames[] = {"first", "second", "lead_ms", "timeout_ms", "json"};
+constexpr const char* kFlagNames[] = {"first",      "second", "lead_ms",
+                                      "timeout_ms", "json",   "token_file"};
 constexpr absl::string_view kCommands = "start, pause, resume, stop or status";
 
 // What --help shows as the value of a flag.
 absl::string_view ValueName(absl::string_view flag) {
   if (flag == "first" || flag == "second") return "=HOST:PORT";
   if (flag == "json") return "";
+  if (flag == "token_file") return "=PATH";
   return "=MS";
 }
 
@@ -270,6 +280,15 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
         "the first and second instance have the same address ", Quote(*first),
         "; set --first and --second (or PONG_FIRST and PONG_SECOND) to two instances"));
   }
+  parsed.token_file = absl::GetFlag(FLAGS_token_file);
+  if (!given.contains("token_file")) {
+    if (std::optional<std::string> from_env = env("PONG_TOKEN_FILE"); from_env) {
+      parsed.token_file = *from_env;
+    }
+  }
+  if (given.contains("token_file") && parsed.token_file.empty()) {
+    return absl::InvalidArgumentError("--token_file needs a path");
+  }
   parsed.first = *std::move(first);
   parsed.second = *std::move(second);
 
@@ -298,6 +317,21 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
         parsed.verb == Verb::kStart ? " takes one argument, pong_time_ms" : " takes no arguments"));
   }
   return parsed;
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the token file ", Quote(path), ": ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(content.str()));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the token file ", Quote(path), " is empty"));
+  }
+  return token;
 }
 
 std::string UsageText() {
@@ -339,6 +373,7 @@ std::string UsageText() {
       "Environment:\n"
       "  PONG_FIRST, PONG_SECOND  default for --first and --second; the flags override\n"
       "                           them, and an empty variable counts as unset\n"
+      "  PONG_TOKEN_FILE          default for --token_file; the flag overrides it\n"
       "\n"
       "Exit codes:\n"
       "  0  done on both instances (status: both answered)\n"

@@ -26,6 +26,7 @@ struct ParsedArgs {
   absl::Duration lead;     // effective_at = now + lead
   absl::Duration timeout;  // deadline of status calls
   bool json = false;
+  std::string token_file;  // empty: calls carry no token
 };
 
 // Reads an environment variable; nullopt when unset.
@@ -42,6 +43,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
 
 // Reads the process environment.
 std::optional<std::string> GetEnv(const char* name);
+
+// The token in the --token_file at `path`, surrounding whitespace trimmed;
+// INVALID_ARGUMENT with one line when it cannot be read or is empty.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 // The text of --help.
 std::string UsageText();

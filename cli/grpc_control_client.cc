@@ -31,14 +31,20 @@ absl::StatusOr<v1::CommandResult> ResultOf(const grpc::Status& status, Response&
 
 }  // namespace
 
-GrpcControlClient::GrpcControlClient(const std::string& address)
+GrpcControlClient::GrpcControlClient(const std::string& address, std::string token)
     : stub_(v1::GameControl::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+      token_(std::move(token)) {}
+
+void GrpcControlClient::Prepare(grpc::ClientContext& context, absl::Time deadline) const {
+  context.set_deadline(absl::ToChronoTime(deadline));
+  if (!token_.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+}
 
 absl::StatusOr<v1::CommandResult> GrpcControlClient::Submit(const CommandRequest& command,
                                                             absl::Time deadline) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
+  Prepare(context, deadline);
   switch (command.kind) {
     case v1::COMMAND_KIND_START: {
       auto request = CommonFields<v1::StartRequest>(command);
@@ -72,7 +78,7 @@ absl::StatusOr<v1::CommandResult> GrpcControlClient::Submit(const CommandRequest
 absl::StatusOr<v1::CommandResult> GrpcControlClient::Cancel(absl::string_view command_id,
                                                             absl::Time deadline) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
+  Prepare(context, deadline);
   v1::CancelRequest request;
   request.set_command_id(std::string(command_id));
   v1::CancelResponse response;
@@ -81,7 +87,7 @@ absl::StatusOr<v1::CommandResult> GrpcControlClient::Cancel(absl::string_view co
 
 absl::StatusOr<v1::GameStatus> GrpcControlClient::GetStatus(absl::Time deadline) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
+  Prepare(context, deadline);
   v1::GetStatusResponse response;
   if (grpc::Status status = stub_->GetStatus(&context, v1::GetStatusRequest(), &response);
       !status.ok()) {

@@ -10,12 +10,13 @@
 namespace pong::cli {
 
 // ControlClient over gRPC: an insecure channel to HOST:PORT and the generated blocking
-// stub, with a fresh ClientContext and deadline per call. Blocking calls fit here: the
-// CLI has no reactor to keep free, and the fan-out gives each instance its own thread.
-// Thread-safe, like the stub.
+// stub, with a fresh ClientContext and deadline per call (and the control token, if any). Blocking
+// calls fit here: the CLI has no reactor to keep free, and the fan-out gives each instance its own
+// thread. Thread-safe, like the stub.
 class GrpcControlClient final : public ControlClient {
  public:
-  explicit GrpcControlClient(const std::string& address);
+  // token empty: calls carry no authorization metadata.
+  explicit GrpcControlClient(const std::string& address, std::string token = "");
 
   absl::StatusOr<v1::CommandResult> Submit(const CommandRequest& request,
                                            absl::Time deadline) override;
@@ -24,7 +25,10 @@ class GrpcControlClient final : public ControlClient {
   absl::StatusOr<v1::GameStatus> GetStatus(absl::Time deadline) override;
 
  private:
+  void Prepare(grpc::ClientContext& context, absl::Time deadline) const;
+
   std::unique_ptr<v1::GameControl::Stub> stub_;
+  const std::string token_;
 };
 
 }  // namespace pong::cli

@@ -44,8 +44,17 @@ int Main(const std::vector<std::string>& args) {
     std::fputs(UsageText().c_str(), stdout);
     return kExitOk;
   }
-  GrpcControlClient first(parsed->first);
-  GrpcControlClient second(parsed->second);
+  std::string token;
+  if (!parsed->token_file.empty()) {
+    absl::StatusOr<std::string> read = ReadTokenFile(parsed->token_file);
+    if (!read.ok()) {
+      std::fputs(RenderUsageError(read.status()).c_str(), stderr);
+      return kExitUsage;
+    }
+    token = *std::move(read);
+  }
+  GrpcControlClient first(parsed->first, token);
+  GrpcControlClient second(parsed->second, token);
   RealClock clock;
   FanoutOptions options;
   options.lead = parsed->lead;
