@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -39,6 +40,7 @@ std::string Instance::grpc_address() const { return absl::StrCat("127.0.0.1:", g
 v1::GameStatus Instance::Status() const {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   v1::GetStatusResponse response;
   if (!stub || !stub->GetStatus(&context, v1::GetStatusRequest(), &response).ok()) return {};
   return response.status();
@@ -80,13 +82,19 @@ std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, absl::string_vie
   return seqs;
 }
 
-PongPair::PongPair() {
+PongPair::PongPair(std::string control_token_file)
+    : control_token_file_(std::move(control_token_file)) {
   std::string pattern =
       (std::filesystem::temp_directory_path() / "pong-integration-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return;
   dir = pattern;
   first.name = "first";
   second.name = "second";
+  if (!control_token_file_.empty()) {
+    const std::string token(absl::StripAsciiWhitespace(ReadFile(control_token_file_)));
+    first.token = token;
+    second.token = token;
+  }
   first.http_port = FreePort();
   second.http_port = FreePort();
   ok_ = StartInstance(first, second.http_port) && StartInstance(second, first.http_port);
@@ -104,11 +112,15 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
   const std::string ports_file = absl::StrCat(dir, "/", instance.name, ".ports");
   std::filesystem::remove(ports_file);
   instance.log_path = absl::StrCat(dir, "/", instance.name, ".log");
-  instance.process = std::make_unique<Child>(std::vector<std::string>{
-      PONG_SERVER_PATH, "--name=" + instance.name, absl::StrCat("--http_port=", instance.http_port),
-      absl::StrCat("--grpc_port=", instance.grpc_port),
-      absl::StrCat("--peer=127.0.0.1:", peer_http_port), "--log_file=" + instance.log_path,
-      "--ports_file=" + ports_file});
+  std::vector<std::string> argv = {PONG_SERVER_PATH,
+                                   "--name=" + instance.name,
+                                   absl::StrCat("--http_port=", instance.http_port),
+                                   absl::StrCat("--grpc_port=", instance.grpc_port),
+                                   absl::StrCat("--peer=127.0.0.1:", peer_http_port),
+                                   "--log_file=" + instance.log_path,
+                                   "--ports_file=" + ports_file};
+  if (!control_token_file_.empty()) argv.push_back("--control_token_file=" + control_token_file_);
+  instance.process = std::make_unique<Child>(argv);
   if (!WaitFor([&] { return GrpcPortFrom(ports_file) != 0; }, std::chrono::seconds(10))) {
     return false;
   }

@@ -20,6 +20,7 @@ struct Instance {
   std::string log_path;
   std::unique_ptr<Child> process;
   std::unique_ptr<v1::GameControl::Stub> stub;
+  std::string token;  // sent by Status() when not empty
 
   std::string grpc_address() const;
   // GetStatus over gRPC; an empty status with state UNSPECIFIED when it does not answer.
@@ -39,10 +40,11 @@ std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, absl::string_vie
                              absl::string_view suffix = "");
 
 // Two pong-server processes that play against each other, in a fresh temporary folder.
-// Stops both (SIGTERM) when it goes.
+// Stops both (SIGTERM) when it goes. With a control_token_file, both servers get it as
+// --control_token_file (so it must be mode 0600) and Status() sends its token.
 class PongPair {
  public:
-  PongPair();
+  explicit PongPair(std::string control_token_file = "");
   ~PongPair();
 
   // Starts (or restarts) one instance on its ports; false if it did not come up in time.
@@ -57,6 +59,7 @@ class PongPair {
   std::string dir;
 
  private:
+  std::string control_token_file_;
   bool ok_ = false;
 };
 

@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<TestInstance>> TestInstance::Start(TestInstanceOp
   server_options.grpc_port = 0;
   server_options.peer = options.peer;
   server_options.log_file = instance->log_path_.string();
+  server_options.control_token_file = options.control_token_file;
   auto peer = std::make_unique<FakePeerLink>(instance->clock_);
   instance->peer_ = peer.get();
   absl::StatusOr<std::unique_ptr<PongServer>> server =

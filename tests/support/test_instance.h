@@ -19,6 +19,8 @@ struct TestInstanceOptions {
   std::string name = "first";
   // Only reported in status: the FakePeerLink stands in for the peer.
   HostPort peer{"127.0.0.1", 8082};
+  // ServerOptions::control_token_file: empty, GameControl asks for no token.
+  std::string control_token_file;
 };
 
 // One pong server in this process on 127.0.0.1 with free ports, a real clock, a
