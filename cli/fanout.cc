@@ -225,7 +225,10 @@ bool Fanout::CheckReachable(CommandReport& report) {
     if (statuses[i].ok()) {
       instance.status = *statuses[i];
     } else {
-      instance.outcome = Outcome::kUnreachable;
+      // An instance that answered "no" (e.g. UNAUTHENTICATED: no or a wrong token) refused;
+      // only one that gave no answer is unreachable.
+      instance.outcome =
+          IsRefusal(statuses[i].status().code()) ? Outcome::kRejected : Outcome::kUnreachable;
       instance.error = statuses[i].status();
       all_answered = false;
     }

@@ -113,6 +113,21 @@ TEST_F(FanoutTest, ACheckSlowerThanHalfTheLeadMovesEffectiveAt) {
   EXPECT_EQ(report.effective_at, EffectiveAt() + kLead * 0.6);
 }
 
+TEST_F(FanoutTest, ACheckRefusedForAMissingTokenIsARejectionNotUnreachable) {
+  first_.QueueStatus([](FakeControlClient&, const Call&) -> absl::StatusOr<v1::GameStatus> {
+    return absl::UnauthenticatedError("missing or wrong control token");
+  });
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kRejected);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kNotSent);
+  EXPECT_THAT(first_.Calls(Call::kSubmit), IsEmpty());
+  EXPECT_THAT(second_.Calls(Call::kSubmit), IsEmpty());
+  const Rendered text = RenderCommand(report, /*json=*/false);
+  EXPECT_THAT(text.err, HasSubstr("first rejected it: UNAUTHENTICATED"));
+  EXPECT_THAT(text.err, Not(HasSubstr("did not answer")));
+}
+
 TEST_F(FanoutTest, BothAcceptReturnsOnlyOnceConfirmedOnBoth) {
   const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
   EXPECT_EQ(report.exit_code, kExitOk);
