@@ -29,59 +29,53 @@ grpc::Status ControlService::Finish(const absl::StatusOr<CommandOutcome>& outcom
   return grpc::Status::OK;
 }
 
+template <typename Work>
+grpc::ServerUnaryReactor* ControlService::Serve(grpc::CallbackServerContext* context,
+                                                absl::string_view method, Work work) {
+  grpc::Status status = authorizer_.Check(*context, method);
+  if (status.ok()) status = work();
+  return Done(context, status);
+}
+
 grpc::ServerUnaryReactor* ControlService::Start(grpc::CallbackServerContext* context,
                                                 const v1::StartRequest* request,
                                                 v1::StartResponse* response) {
-  if (grpc::Status denied = authorizer_.Check(*context, "Start"); !denied.ok()) {
-    return Done(context, denied);
-  }
-  return Done(context, Submit(*request, response->mutable_result()));
+  return Serve(context, "Start", [&] { return Submit(*request, response->mutable_result()); });
 }
 
 grpc::ServerUnaryReactor* ControlService::Pause(grpc::CallbackServerContext* context,
                                                 const v1::PauseRequest* request,
                                                 v1::PauseResponse* response) {
-  if (grpc::Status denied = authorizer_.Check(*context, "Pause"); !denied.ok()) {
-    return Done(context, denied);
-  }
-  return Done(context, Submit(*request, response->mutable_result()));
+  return Serve(context, "Pause", [&] { return Submit(*request, response->mutable_result()); });
 }
 
 grpc::ServerUnaryReactor* ControlService::Resume(grpc::CallbackServerContext* context,
                                                  const v1::ResumeRequest* request,
                                                  v1::ResumeResponse* response) {
-  if (grpc::Status denied = authorizer_.Check(*context, "Resume"); !denied.ok()) {
-    return Done(context, denied);
-  }
-  return Done(context, Submit(*request, response->mutable_result()));
+  return Serve(context, "Resume", [&] { return Submit(*request, response->mutable_result()); });
 }
 
 grpc::ServerUnaryReactor* ControlService::Stop(grpc::CallbackServerContext* context,
                                                const v1::StopRequest* request,
                                                v1::StopResponse* response) {
-  if (grpc::Status denied = authorizer_.Check(*context, "Stop"); !denied.ok()) {
-    return Done(context, denied);
-  }
-  return Done(context, Submit(*request, response->mutable_result()));
+  return Serve(context, "Stop", [&] { return Submit(*request, response->mutable_result()); });
 }
 
 grpc::ServerUnaryReactor* ControlService::Cancel(grpc::CallbackServerContext* context,
                                                  const v1::CancelRequest* request,
                                                  v1::CancelResponse* response) {
-  if (grpc::Status denied = authorizer_.Check(*context, "Cancel"); !denied.ok()) {
-    return Done(context, denied);
-  }
-  return Done(context, Finish(engine_.Cancel(request->command_id()), response->mutable_result()));
+  return Serve(context, "Cancel", [&] {
+    return Finish(engine_.Cancel(request->command_id()), response->mutable_result());
+  });
 }
 
 grpc::ServerUnaryReactor* ControlService::GetStatus(grpc::CallbackServerContext* context,
                                                     const v1::GetStatusRequest* /*request*/,
                                                     v1::GetStatusResponse* response) {
-  if (grpc::Status denied = authorizer_.Check(*context, "GetStatus"); !denied.ok()) {
-    return Done(context, denied);
-  }
-  ToProto(engine_.Snapshot(), info_, response->mutable_status());
-  return Done(context, grpc::Status::OK);
+  return Serve(context, "GetStatus", [&] {
+    ToProto(engine_.Snapshot(), info_, response->mutable_status());
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace pong

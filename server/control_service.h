@@ -35,6 +35,11 @@ class ControlService final : public v1::GameControl::CallbackService {
                                       v1::GetStatusResponse* response) override;
 
  private:
+  // Checks the caller's token, then does `work` (which returns the call's status) and
+  // finishes the call: the one path of every handler.
+  template <typename Work>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, absl::string_view method,
+                                  Work work);
   template <typename Request>
   grpc::Status Submit(const Request& request, v1::CommandResult* result);
   grpc::Status Finish(const absl::StatusOr<CommandOutcome>& outcome, v1::CommandResult* result);

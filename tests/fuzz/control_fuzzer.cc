@@ -27,15 +27,7 @@
 #include "server/core/game.h"
 #include "server/core/ping.h"
 #include "server/proto_convert.h"
-
-// Aborts with the broken invariant, so libFuzzer records the input.
-#define PONG_FUZZ_CHECK(cond)                                                           \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                     \
-    }                                                                                   \
-  } while (false)
+#include "tests/fuzz/fuzz_check.h"
 
 namespace pong {
 namespace {

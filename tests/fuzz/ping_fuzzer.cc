@@ -19,15 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "server/core/ping.h"
 #include "server/ping_query.h"
-
-// Aborts with the broken invariant, so libFuzzer records the input.
-#define PONG_FUZZ_CHECK(cond)                                                           \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                     \
-    }                                                                                   \
-  } while (false)
+#include "tests/fuzz/fuzz_check.h"
 
 namespace pong {
 namespace {
