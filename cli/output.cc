@@ -331,6 +331,9 @@ std::vector<std::string> StatusParts(const v1::GameStatus& s) {
       case v1::BALL_AT_PEER:
         parts.push_back("ball at peer");
         break;
+      case v1::BALL_LOST:
+        parts.push_back("BALL LOST (the peer's ping is overdue)");
+        break;
       default:
         parts.push_back("no ball yet");
         break;
@@ -428,6 +431,13 @@ Rendered RenderStatus(const StatusReport& report, bool json) {
                                       ") did not answer: ", ErrorText(instance.status.status())));
     }
     rows.push_back(std::move(row));
+    if (instance.status.ok() && instance.status->ball() == v1::BALL_LOST) {
+      failures.push_back(
+          absl::StrCat(instance.label,
+                       " lost the ball: its peer's ping is overdue. If the peer is down, "
+                       "restart it; then recover with: pong-cli stop && pong-cli start ",
+                       instance.status->pong_time_ms()));
+    }
   }
   return {Table(rows), Prefixed(failures)};
 }

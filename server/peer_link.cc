@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -67,8 +68,10 @@ SendResult HttpPeerLink::Send(const GamePing& ping) {
   const auto rtt = last_used_ - start;
   if (!res) return SendResult{SendResult::kFailed, {}, httplib::to_string(res.error())};
   if (res->status == 200 && res->body == "pong") return SendResult{SendResult::kDelivered, rtt, {}};
-  return SendResult{
-      SendResult::kRefused, {}, absl::StrCat("HTTP ", res->status, " ", FirstLine(res->body))};
+  const bool game_over = res->status == 409 && absl::StartsWith(res->body, kGameStopped);
+  return SendResult{game_over ? SendResult::kGameOver : SendResult::kRefused,
+                    {},
+                    absl::StrCat("HTTP ", res->status, " ", FirstLine(res->body))};
 }
 
 }  // namespace pong

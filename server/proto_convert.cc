@@ -43,6 +43,8 @@ v1::Ball ToProto(Ball ball) {
       return v1::BALL_IN_FLIGHT;
     case Ball::kAtPeer:
       return v1::BALL_AT_PEER;
+    case Ball::kLost:
+      return v1::BALL_LOST;
   }
   return v1::BALL_UNSPECIFIED;
 }

@@ -20,6 +20,17 @@ std::string FormatMillis(nanoseconds d) {
   return absl::StrFormat("%.3f ms", static_cast<double>(d.count()) / 1e6);
 }
 
+// The wait before retrying after `failures` failures in a row: kRetryBase doubling, capped
+// at kRetryCap, jittered by +/- kRetryJitter (jitter01 uniform in [0, 1]) and still capped.
+nanoseconds RetryWait(uint64_t failures, double jitter01) {
+  const int doublings =
+      static_cast<int>(std::min<uint64_t>(std::max<uint64_t>(failures, 1) - 1, 16));
+  const nanoseconds step = std::min<nanoseconds>(kRetryCap, kRetryBase * (int64_t{1} << doublings));
+  const double factor = 1.0 - kRetryJitter + 2 * kRetryJitter * std::clamp(jitter01, 0.0, 1.0);
+  return std::min<nanoseconds>(
+      kRetryCap, nanoseconds(static_cast<int64_t>(static_cast<double>(step.count()) * factor)));
+}
+
 bool IsValidCommandId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxCommandIdLength) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -80,6 +91,8 @@ absl::string_view ToString(Ball ball) {
       return "in flight";
     case Ball::kAtPeer:
       return "at peer";
+    case Ball::kLost:
+      return "lost";
   }
   return "?";
 }
@@ -179,7 +192,10 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
       if (state_ == GameState::kRunning) return no_op("already running");
       break;
     case CommandKind::kStop:
-      if (state_ == GameState::kIdle) return no_op("already idle");
+      // A stop scheduled on an idle instance is kept until its time: a game may reach this
+      // instance before then (a rejoin, which the pending stop also holds off), and the
+      // stop must end it as it ends the peer's.
+      if (state_ == GameState::kIdle && effective_wall <= now.wall) return no_op("already idle");
       break;
   }
   const MonoTime effective = now.mono + ToChrono(effective_wall - now.wall);
@@ -262,9 +278,38 @@ void Game::Advance(Instant now) {
       ping_ready_ = true;
       continue;
     }
+    const MonoTime lost_at = peer_due_ + kBallLostGrace;
+    const bool ball_awaited = state_ == GameState::kRunning && ball_ == Ball::kAtPeer;
+    if (ball_awaited && lost_at <= now.mono && (!pending_ || lost_at < pending_->effective)) {
+      ball_ = Ball::kLost;
+      probe_due_ = lost_at;
+      Emit(GameEvent::kBallLost,
+           absl::StrCat("ball lost: the peer's ping seq=", last_seq_ + 1, " is ",
+                        kBallLostGrace.count(), " ms overdue; probing the peer with seq=", out_seq_,
+                        ". If the peer is down, restart it (it rejoins), or recover with: "
+                        "pong-cli stop && pong-cli start ",
+                        pong_time_ms_));
+      continue;
+    }
+    if (ProbeDue() && probe_due_ <= now.mono && (!pending_ || probe_due_ < pending_->effective)) {
+      probing_ = true;
+      ping_ready_ = true;
+      continue;
+    }
     if (pending_ && pending_->effective <= now.mono) {
       const Pending pending = std::move(*pending_);
       pending_.reset();
+      if (state_ == GameState::kIdle && pending.command.kind != CommandKind::kStart) {
+        // A stop scheduled while idle, or a command whose game ended (the peer stopped it)
+        // before it was due.
+        SetPhase(pending.command.command_id, CommandPhase::kNoOp);
+        Emit(GameEvent::kCommandNoOp, absl::StrCat("command ", ToString(pending.command.kind),
+                                                   " id=", pending.command.command_id, ": no-op, ",
+                                                   pending.command.kind == CommandKind::kStop
+                                                       ? "already idle"
+                                                       : "the game ended before it was due"));
+        continue;
+      }
       Apply(pending);
       Emit(GameEvent::kCommandApplied,
            absl::StrCat("command ", ToString(pending.command.kind),
@@ -281,25 +326,12 @@ void Game::Apply(const Pending& pending) {
   const MonoTime at = pending.effective;
   switch (command.kind) {
     case CommandKind::kStart:
-      state_ = GameState::kRunning;
-      ++epoch_;
-      game_id_ = command.game_id;
-      pong_time_ms_ = command.pong_time_ms;
-      pong_time_ = std::chrono::milliseconds(command.pong_time_ms);
-      serve_ = command.serve;
-      last_seq_ = 0;
-      attempt_ = 0;
-      ping_ready_ = false;
-      pings_sent_ = pings_received_ = duplicate_pings_ = rejected_pings_ = 0;
-      last_ping_sent_at_.reset();
-      last_ping_received_at_.reset();
-      peer_ = PeerSnapshot{};
+      BeginGame(command.game_id, command.pong_time_ms, command.serve);
       if (serve_) {
         out_seq_ = 1;
         HoldBall(at, nanoseconds(0));
       } else {
-        out_seq_ = 0;
-        ball_ = Ball::kAtPeer;
+        peer_due_ = at;  // the peer serves at once
       }
       break;
     case CommandKind::kPause:
@@ -309,22 +341,67 @@ void Game::Apply(const Pending& pending) {
     case CommandKind::kResume:
       state_ = GameState::kRunning;
       if (ball_ == Ball::kHeld) due_ = at + time_left_;
+      // The peer's time left is at most pong_time_ms.
+      if (ball_ == Ball::kAtPeer) peer_due_ = at + pong_time_;
       break;
     case CommandKind::kStop:
-      state_ = GameState::kIdle;
-      ++epoch_;
-      stopped_game_id_ = game_id_;
-      game_id_.clear();
-      ball_ = Ball::kNone;
-      ping_ready_ = false;
+      EndGame();
       break;
   }
   SetPhase(command.command_id, CommandPhase::kApplied);
 }
 
+void Game::ApplyEarly(absl::string_view why, Instant now) {
+  const Pending pending = std::move(*pending_);
+  pending_.reset();
+  Apply(pending);
+  Emit(GameEvent::kCommandApplied,
+       absl::StrCat("command ", ToString(pending.command.kind), " id=", pending.command.command_id,
+                    " applied ", why, ", ", FormatMillis(pending.effective - now.mono),
+                    " before effective_at"));
+}
+
+void Game::BeginGame(std::string game_id, int64_t pong_time_ms, bool serve) {
+  state_ = GameState::kRunning;
+  ++epoch_;
+  game_id_ = std::move(game_id);
+  pong_time_ms_ = pong_time_ms;
+  pong_time_ = std::chrono::milliseconds(pong_time_ms);
+  serve_ = serve;
+  ball_ = Ball::kAtPeer;
+  out_seq_ = 0;
+  last_seq_ = 0;
+  attempt_ = 0;
+  ping_ready_ = false;
+  probing_ = false;
+  pings_sent_ = pings_received_ = duplicate_pings_ = rejected_pings_ = 0;
+  last_ping_sent_at_.reset();
+  last_ping_received_at_.reset();
+  peer_ = PeerSnapshot{};
+}
+
+void Game::EndGame() {
+  state_ = GameState::kIdle;
+  ++epoch_;
+  if (!game_id_.empty()) {
+    if (stopped_game_ids_.size() >= kRememberedStoppedGames) stopped_game_ids_.pop_front();
+    stopped_game_ids_.push_back(std::move(game_id_));
+  }
+  game_id_.clear();
+  ball_ = Ball::kNone;
+  ping_ready_ = false;
+  probing_ = false;
+}
+
+bool Game::WasStopped(absl::string_view game_id) const {
+  return std::find(stopped_game_ids_.begin(), stopped_game_ids_.end(), game_id) !=
+         stopped_game_ids_.end();
+}
+
 void Game::HoldBall(MonoTime from, nanoseconds wait) {
   ball_ = Ball::kHeld;
   ping_ready_ = false;
+  probing_ = false;
   if (state_ == GameState::kPaused) {
     time_left_ = wait;
   } else {
@@ -347,7 +424,15 @@ std::optional<MonoTime> Game::NextCommandDeadline() const {
 std::optional<MonoTime> Game::NextPingDeadline() const {
   if (ping_ready_) return MonoTime::min();
   if (state_ == GameState::kRunning && ball_ == Ball::kHeld) return due_;
+  if (state_ == GameState::kRunning && ball_ == Ball::kAtPeer) return peer_due_ + kBallLostGrace;
+  if (ProbeDue()) return probe_due_;
   return std::nullopt;
+}
+
+bool Game::ProbeDue() const {
+  // Without a ping of ours to repeat (a non-serving start that never got seq 1) there is
+  // nothing to probe with.
+  return state_ == GameState::kRunning && ball_ == Ball::kLost && !probing_ && out_seq_ > 0;
 }
 
 PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
@@ -358,23 +443,21 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
   };
   Advance(now);  // a command whose time has come is in effect, whether or not the timer fired
   if (state_ == GameState::kIdle && StartsWith(ping, now)) {
-    const Pending pending = std::move(*pending_);
-    pending_.reset();
-    Apply(pending);
-    Emit(GameEvent::kCommandApplied,
-         absl::StrCat("command start id=", pending.command.command_id,
-                      " applied on the peer's first ping, ",
-                      FormatMillis(pending.effective - now.mono), " before effective_at"));
+    ApplyEarly("on the peer's first ping", now);
   }
   if (state_ == GameState::kIdle) {
-    if (!stopped_game_id_.empty() && ping.game_id == stopped_game_id_) {
-      return refuse("game stopped");
-    }
-    return refuse("no game running");
+    if (WasStopped(ping.game_id)) return refuse(std::string(kGameStopped));
+    if (pending_) return refuse("no game running");
+    // No record of this game: this instance was restarted while the peer played it on.
+    BeginGame(ping.game_id, ping.pong_time_ms, /*serve=*/ping.seq % 2 == 0);
+    last_seq_ = ping.seq - 1;
+    Emit(GameEvent::kGameRejoined,
+         absl::StrCat("rejoined game ", game_id_, " at seq=", ping.seq,
+                      ", pong_time_ms=", pong_time_ms_, ": no record of it here (restarted?)"));
   }
   const bool joining = game_id_.empty();
   if (!joining && ping.game_id != game_id_) {
-    return refuse(ping.game_id == stopped_game_id_ ? "game stopped" : "unknown game");
+    return refuse(WasStopped(ping.game_id) ? std::string(kGameStopped) : "unknown game");
   }
   // The server sends the odd seqs and its peer the even ones, so a ping with a seq of our
   // own (both instances serving) is a second ball, never a retry of one we received.
@@ -394,6 +477,7 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
     game_id_ = ping.game_id;
     Emit(GameEvent::kGameJoined, absl::StrCat("joined game ", game_id_));
   }
+  const bool was_lost = ball_ == Ball::kLost;
   ++pings_received_;
   last_ping_received_at_ = now.wall;
   last_seq_ = ping.seq;
@@ -405,7 +489,7 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
   Emit(GameEvent::kPingReceived,
        absl::StrCat("ping received seq=", ping.seq, " game=", game_id_, ", next ping ",
                     state_ == GameState::kPaused ? "after resume + " : "in ",
-                    FormatMillis(pong_time_)));
+                    FormatMillis(pong_time_), was_lost ? "; the lost ball is back" : ""));
   return PingVerdict{PingVerdict::kAccepted, ""};
 }
 
@@ -421,6 +505,11 @@ bool Game::StartsWith(const GamePing& ping, Instant now) const {
 std::optional<OutboundPing> Game::TakePingToSend(Instant now) {
   if (!ping_ready_) return std::nullopt;
   ping_ready_ = false;
+  if (probing_) {
+    Emit(GameEvent::kPingSent,
+         absl::StrCat("ping sent again seq=", out_seq_, " to probe the peer (ball lost)"));
+    return OutboundPing{GamePing{game_id_, out_seq_, pong_time_ms_}, epoch_, 0};
+  }
   ++attempt_;
   if (attempt_ == 1) ++pings_sent_;
   last_seq_ = std::max(last_seq_, out_seq_);
@@ -434,11 +523,31 @@ std::optional<OutboundPing> Game::TakePingToSend(Instant now) {
 void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Instant now,
                         double jitter01) {
   if (sent.epoch != epoch_) return;  // a ping of a game that is over
+  if (result.kind == SendResult::kGameOver) {
+    // The peer stopped this game (e.g. the operator's stop reached only the peer): it will
+    // refuse every ping of it, so the game is over here too. A stop pending here for a
+    // moment later takes effect now; any other pending command finds the game ended.
+    Emit(GameEvent::kGameOverAtPeer, absl::StrCat("ping refused by peer seq=", sent.ping.seq, ": ",
+                                                  result.error, "; the game is over here too"));
+    if (pending_ && pending_->command.kind == CommandKind::kStop) {
+      ApplyEarly("on the peer's refusal", now);
+    } else {
+      EndGame();
+    }
+    return;
+  }
+  if (probing_ && ball_ == Ball::kLost && sent.ping.seq == out_seq_) {
+    OnProbeResult(sent, result, now, jitter01);
+    return;
+  }
   // At pong_time_ms 0 the peer's next ping can arrive before this pong is handled: the
   // ball has moved on, but the pong still counts (and is logged with its round trip).
   const bool ball_moved_on = sent.ping.seq != out_seq_ || ball_ != Ball::kInFlight || ping_ready_;
   if (result.kind == SendResult::kDelivered) {
-    if (!ball_moved_on) ball_ = Ball::kAtPeer;
+    if (!ball_moved_on) {
+      ball_ = Ball::kAtPeer;
+      peer_due_ = now.mono + pong_time_;
+    }
     peer_.reachable = true;
     peer_.consecutive_failures = 0;
     peer_.last_rtt = ToAbsl(result.rtt);
@@ -451,17 +560,38 @@ void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Inst
   peer_.reachable = result.kind == SendResult::kRefused;
   ++peer_.consecutive_failures;
   peer_.last_error = result.error;
-  const int doublings = static_cast<int>(std::min<uint64_t>(peer_.consecutive_failures - 1, 16));
-  const nanoseconds step = std::min<nanoseconds>(kRetryCap, kRetryBase * (int64_t{1} << doublings));
-  const double factor = 1.0 - kRetryJitter + 2 * kRetryJitter * std::clamp(jitter01, 0.0, 1.0);
-  const nanoseconds wait = std::min<nanoseconds>(
-      kRetryCap, nanoseconds(static_cast<int64_t>(static_cast<double>(step.count()) * factor)));
+  const nanoseconds wait = RetryWait(peer_.consecutive_failures, jitter01);
   HoldBall(now.mono, wait);
   Emit(GameEvent::kPeerError,
        absl::StrCat(
            result.kind == SendResult::kRefused ? "ping refused by peer seq=" : "peer error seq=",
            sent.ping.seq, " attempt ", sent.attempt, ": ", result.error, "; retry in ",
            FormatMillis(wait)));
+}
+
+void Game::OnProbeResult(const OutboundPing& sent, const SendResult& result, Instant now,
+                         double jitter01) {
+  probing_ = false;
+  if (result.kind == SendResult::kDelivered) {
+    // The peer has the game: it answered our last ping again (a duplicate), or it was
+    // restarted and rejoined with it. Either way the ball is at the peer once more.
+    ball_ = Ball::kAtPeer;
+    peer_due_ = now.mono + pong_time_;
+    peer_.reachable = true;
+    peer_.consecutive_failures = 0;
+    peer_.last_rtt = ToAbsl(result.rtt);
+    Emit(GameEvent::kPongReceived,
+         absl::StrCat("pong received seq=", sent.ping.seq, " rtt=", FormatMillis(result.rtt),
+                      " (probe): the peer has the game; waiting for its ping"));
+    return;
+  }
+  peer_.reachable = result.kind == SendResult::kRefused;
+  ++peer_.consecutive_failures;
+  peer_.last_error = result.error;
+  const nanoseconds wait = RetryWait(peer_.consecutive_failures, jitter01);
+  probe_due_ = now.mono + wait;
+  Emit(GameEvent::kPeerError, absl::StrCat("probe seq=", sent.ping.seq, ": ", result.error,
+                                           "; again in ", FormatMillis(wait)));
 }
 
 absl::Time Game::WallOf(MonoTime t, Instant now) const { return now.wall + ToAbsl(t - now.mono); }

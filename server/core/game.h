@@ -29,6 +29,8 @@ enum class Ball {
   kHeld,      // we send the next ping when it is due (or retry one the peer did not answer)
   kInFlight,  // we are sending a ping and wait for the pong
   kAtPeer,    // the peer holds it
+  kLost,      // the peer held it and its ping is overdue by more than kBallLostGrace; we
+              // probe the peer with our last ping again until it answers
 };
 
 absl::string_view ToString(GameState state);
@@ -51,6 +53,11 @@ inline constexpr double kRetryJitter = 0.2;
 inline constexpr std::chrono::milliseconds kEarlyStart{50};
 // How many command outcomes are remembered for idempotent retries.
 inline constexpr size_t kRememberedCommands = 1024;
+// How many stopped games' ids are remembered: their pings are refused, never rejoined.
+inline constexpr size_t kRememberedStoppedGames = 16;
+// The ball counts as lost once the peer's ping is this much later than pong_time_ms after
+// our pong: twice the retry cap, so a peer that is only retrying is not declared lost.
+inline constexpr std::chrono::milliseconds kBallLostGrace{2000};
 
 struct Command {
   std::string command_id;
@@ -71,6 +78,10 @@ struct CommandOutcome {
   std::string message;
 };
 
+// The reason a ping of a game this instance stopped is refused with (409): the peer
+// reads it as "the game is over" (SendResult::kGameOver).
+inline constexpr absl::string_view kGameStopped = "game stopped";
+
 // What the HTTP plane answers to a game ping.
 struct PingVerdict {
   enum Kind { kAccepted, kDuplicate, kRefused } kind;
@@ -86,7 +97,8 @@ struct OutboundPing {
 
 // How a send ended, as the adapter saw it.
 struct SendResult {
-  enum Kind { kDelivered, kRefused, kFailed } kind;
+  // kGameOver: the peer refused it because it stopped this game.
+  enum Kind { kDelivered, kRefused, kGameOver, kFailed } kind;
   std::chrono::nanoseconds rtt{0};  // kDelivered
   std::string error;                // otherwise: one line
 };
@@ -105,6 +117,9 @@ struct GameEvent {
     kPingDuplicate,
     kPingRefused,
     kGameJoined,
+    kGameRejoined,
+    kGameOverAtPeer,
+    kBallLost,
     kPeerError,
   } kind;
   std::string text;
@@ -172,7 +187,9 @@ class Game {
   std::optional<MonoTime> NextCommandDeadline() const;
   std::optional<MonoTime> NextPingDeadline() const;
 
-  // A game ping from the peer, received at now. Applies what is due first.
+  // A game ping from the peer, received at now. Applies what is due first. An idle
+  // instance with nothing pending and no record of the ping's game rejoins it (it was
+  // restarted mid-game): it takes the game id, seq and pong_time_ms from the ping.
   PingVerdict OnPing(const GamePing& ping, Instant now);
   // The ping that is due, if any; the caller sends it and reports with OnSendResult.
   std::optional<OutboundPing> TakePingToSend(Instant now);
@@ -197,10 +214,20 @@ class Game {
   absl::StatusOr<CommandOutcome> Remember(const Command& command,
                                           absl::StatusOr<CommandOutcome> result);
   void Apply(const Pending& pending);
+  // Applies `pending` now, `why` (e.g. "on the peer's first ping") before its time.
+  void ApplyEarly(absl::string_view why, Instant now);
+  // Resets the game state for a new game (Start, or a rejoin).
+  void BeginGame(std::string game_id, int64_t pong_time_ms, bool serve);
+  void EndGame();
+  bool WasStopped(absl::string_view game_id) const;
   // True when `ping` is the first ping of the Start this instance has pending (kEarlyStart).
   bool StartsWith(const GamePing& ping, Instant now) const;
   // The ball is ours; the next ping goes out after `wait` (kept as time left while paused).
   void HoldBall(MonoTime from, std::chrono::nanoseconds wait);
+  // The ball is lost and the next probe (our last ping again) waits for probe_due_.
+  bool ProbeDue() const;
+  void OnProbeResult(const OutboundPing& sent, const SendResult& result, Instant now,
+                     double jitter01);
   void SetPhase(absl::string_view command_id, CommandPhase phase);
   void Emit(GameEvent::Kind kind, std::string text);
   absl::Time WallOf(MonoTime t, Instant now) const;
@@ -211,13 +238,16 @@ class Game {
   GameState state_ = GameState::kIdle;
   uint64_t epoch_ = 0;
   std::string game_id_;
-  std::string stopped_game_id_;
+  std::deque<std::string> stopped_game_ids_;  // newest last
   std::chrono::nanoseconds pong_time_{0};
   int64_t pong_time_ms_ = 0;
   bool serve_ = false;
 
   Ball ball_ = Ball::kNone;
   MonoTime due_{};                         // kHeld and running
+  MonoTime peer_due_{};                    // kAtPeer and running: the peer's ping is due
+  MonoTime probe_due_{};                   // kLost: when to probe the peer again
+  bool probing_ = false;                   // kLost: a probe is ready or on its way
   std::chrono::nanoseconds time_left_{0};  // kHeld and paused
   uint64_t out_seq_ = 0;                   // the seq we hold, send or sent last
   int attempt_ = 0;                        // sends of out_seq_ so far

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -36,7 +37,8 @@ void PrintTo(GameEvent::Kind kind, std::ostream* os) {
   constexpr absl::string_view kNames[] = {
       "command scheduled", "command applied", "command rejected", "command cancelled",
       "command no-op",     "ping sent",       "pong received",    "ping received",
-      "ping duplicate",    "ping refused",    "game joined",      "peer error"};
+      "ping duplicate",    "ping refused",    "game joined",      "game rejoined",
+      "game over at peer", "ball lost",       "peer error"};
   *os << kNames[kind];
 }
 void PrintTo(const GamePing& ping, std::ostream* os) {
@@ -319,7 +321,7 @@ TEST_F(GameTest, NonServingStartFromIdleAppliesOnArrival) {
   EXPECT_EQ(s.last_command->command_id, "s1");
   EXPECT_EQ(s.last_command->phase, CommandPhase::kApplied);
   EXPECT_EQ(CommandDeadline(), std::nullopt);
-  EXPECT_EQ(PingDeadline(), std::nullopt);
+  EXPECT_EQ(PingDeadline(), ToAbsl(kBallLostGrace));  // the wait for the peer's first ping
   EXPECT_THAT(Kinds(), ElementsAre(GameEvent::kCommandScheduled, GameEvent::kCommandApplied));
 }
 
@@ -832,7 +834,7 @@ TEST_F(GameTest, ServingStartSendsSeqOneAtEffectiveAt) {
 TEST_F(GameTest, NonServingStartLeavesTheBallAtThePeer) {
   StartNow(/*serve=*/false);
   EXPECT_EQ(Snap().ball, Ball::kAtPeer);
-  EXPECT_EQ(PingDeadline(), std::nullopt);
+  EXPECT_EQ(PingDeadline(), ToAbsl(kBallLostGrace));  // only to notice a lost ball
   RunFor(absl::Hours(5));
   EXPECT_EQ(Take(), std::nullopt);
   EXPECT_EQ(Snap().pings_sent, 0u);
@@ -1019,8 +1021,9 @@ TEST_F(GameTest, OwnPingInFlightAtThePauseEndsAtThePeer) {
   EXPECT_EQ(Snap().ball, Ball::kAtPeer);
   EXPECT_EQ(Snap().time_left, std::nullopt);
   ApplyNow(CommandKind::kResume);
-  RunFor(absl::Hours(1));
+  RunFor(Ms(1000) + ToAbsl(kBallLostGrace) - absl::Nanoseconds(1));
   EXPECT_EQ(Take(), std::nullopt);
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
 }
 
 TEST_F(GameTest, FailedSendWhilePausedKeepsTheRetryAsTimeLeft) {
@@ -1117,9 +1120,10 @@ TEST_F(GameTest, DuplicateWhileTheBallIsAtThePeerLeavesItThere) {
   Report(*two, Delivered());
   EXPECT_EQ(Receive(1).kind, PingVerdict::kDuplicate);
   EXPECT_EQ(Snap().ball, Ball::kAtPeer);
-  EXPECT_EQ(PingDeadline(), std::nullopt);
-  RunFor(absl::Hours(1));
+  EXPECT_EQ(PingDeadline(), received + Ms(2000) + ToAbsl(kBallLostGrace));
+  RunTo(received + Ms(2000) + ToAbsl(kBallLostGrace) - absl::Nanoseconds(1));
   EXPECT_EQ(Take(), std::nullopt);
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
 }
 
 // ---- Refused pings ----
@@ -1160,17 +1164,293 @@ TEST_F(GameTest, PingOfAStoppedGameIsRefused) {
   EXPECT_EQ(Receive(1, kGameB).kind, PingVerdict::kAccepted);
 }
 
-TEST_F(GameTest, PingWithoutAGameIsRefused) {
-  const PingVerdict verdict = Receive(1);
+// ---- Rejoining after a restart ----
+
+TEST_F(GameTest, IdleInstanceRejoinsTheGameOfAPing) {
+  const PingVerdict verdict = game_.OnPing(GamePing{std::string(kGameA), 7, 250}, Now());
+  EXPECT_EQ(verdict.kind, PingVerdict::kAccepted);
+  const GameSnapshot s = Snap();
+  EXPECT_EQ(s.state, GameState::kRunning);
+  EXPECT_EQ(s.game_id, kGameA);
+  EXPECT_EQ(s.pong_time_ms, 250);
+  EXPECT_FALSE(s.serve);  // the peer sends the odd seqs
+  EXPECT_EQ(s.ball, Ball::kHeld);
+  EXPECT_EQ(s.last_seq, 7u);
+  EXPECT_EQ(s.pings_received, 1u);
+  EXPECT_EQ(s.rejected_pings, 0u);
+  EXPECT_THAT(Kinds(), ElementsAre(GameEvent::kGameRejoined, GameEvent::kPingReceived));
+  EXPECT_THAT(events_[0].text, HasSubstr("rejoined game"));
+  EXPECT_THAT(events_[0].text, HasSubstr("seq=7, pong_time_ms=250"));
+  EXPECT_EQ(PingDeadline(), Ms(250));
+  RunTo(Ms(249));
+  EXPECT_FALSE(Take().has_value());
+  RunTo(Ms(250));
+  const std::optional<OutboundPing> next = Take();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->ping, (GamePing{std::string(kGameA), 8, 250}));
+}
+
+TEST_F(GameTest, RejoinedWithAnEvenSeqThisInstanceServes) {
+  ASSERT_EQ(Receive(12).kind, PingVerdict::kAccepted);
+  EXPECT_TRUE(Snap().serve);
+  RunFor(Ms(1000));
+  const std::optional<OutboundPing> next = Take();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->ping.seq, 13u);
+  Report(*next, Delivered());
+  EXPECT_EQ(Receive(14).kind, PingVerdict::kAccepted);
+}
+
+TEST_F(GameTest, PingOfAStoppedGameNeverRejoins) {
+  StartNow(/*serve=*/false, 1000, kGameA);
+  ApplyNow(CommandKind::kStop);
+  StartNow(/*serve=*/false, 1000, kGameB);
+  ApplyNow(CommandKind::kStop);
+  for (absl::string_view game : {kGameA, kGameB}) {
+    const GameSnapshot before = Snap();
+    const PingVerdict verdict = Receive(9, game);
+    EXPECT_EQ(verdict.kind, PingVerdict::kRefused);
+    EXPECT_EQ(verdict.reason, "game stopped");
+    EXPECT_EQ(Snap().state, GameState::kIdle);
+    EXPECT_EQ(Snap().rejected_pings, before.rejected_pings + 1);
+  }
+}
+
+TEST_F(GameTest, AStoppedGameIsRememberedAmongTheLastSixteen) {
+  auto game_id = [](int i) { return absl::StrFormat("%032x", i + 1); };
+  for (int i = 0; i < static_cast<int>(kRememberedStoppedGames) + 1; ++i) {
+    StartNow(/*serve=*/false, 1000, game_id(i));
+    ApplyNow(CommandKind::kStop);
+  }
+  EXPECT_EQ(Receive(3, game_id(1)).reason, "game stopped");        // 16 games ago
+  EXPECT_EQ(Receive(3, game_id(0)).kind, PingVerdict::kAccepted);  // 17: forgotten
+}
+
+TEST_F(GameTest, IdleInstanceWithAPendingStartDoesNotRejoin) {
+  ASSERT_THAT(Submit(MakeStart(NextId(), 1000, false, kGameB, WallIn(Ms(500)))),
+              HasPhase(CommandPhase::kScheduled));
+  const std::string before = Describe(Snap());
+  events_.clear();
+  const PingVerdict verdict = Receive(5, kGameA);
   EXPECT_EQ(verdict.kind, PingVerdict::kRefused);
   EXPECT_EQ(verdict.reason, "no game running");
+  GameSnapshot after = Snap();
+  EXPECT_EQ(after.rejected_pings, 1u);
+  after.rejected_pings = 0;
+  EXPECT_EQ(Describe(after), before);
+  EXPECT_THAT(Kinds(), ElementsAre(GameEvent::kPingRefused));
+}
+
+TEST_F(GameTest, AStopScheduledWhileIdleHoldsOffARejoinAndIsANoOpAtItsTime) {
+  const std::string stop_id = NextId();
+  ASSERT_THAT(Submit(MakeCommand(stop_id, CommandKind::kStop, WallIn(Ms(100)))),
+              HasPhase(CommandPhase::kScheduled));
+  const PingVerdict verdict = Receive(3, kGameA);
+  EXPECT_EQ(verdict.kind, PingVerdict::kRefused);
+  EXPECT_EQ(verdict.reason, "no game running");
+  events_.clear();
+  RunTo(Ms(100));
+  EXPECT_EQ(Snap().state, GameState::kIdle);
+  EXPECT_THAT(Submit(MakeCommand(stop_id, CommandKind::kStop)), HasPhase(CommandPhase::kNoOp));
+  ASSERT_THAT(Kinds(), ElementsAre(GameEvent::kCommandNoOp));
+  EXPECT_THAT(events_[0].text, HasSubstr("no-op, already idle"));
+  // Once it is done, the instance may rejoin again.
+  EXPECT_EQ(Receive(3, kGameA).kind, PingVerdict::kAccepted);
+}
+
+TEST_F(GameTest, RunningInstanceRefusesAnotherGamesPing) {
+  StartNow(/*serve=*/false, 1000, kGameA);
+  const PingVerdict verdict = Receive(1, kGameB);
+  EXPECT_EQ(verdict.kind, PingVerdict::kRefused);
+  EXPECT_EQ(verdict.reason, "unknown game");
+  EXPECT_EQ(Snap().game_id, kGameA);
+}
+
+// ---- A lost ball ----
+
+TEST_F(GameTest, BallIsLostWhenThePeersPingIsOverdueAndComesBackWithIt) {
+  StartNow(/*serve=*/true, 1000);
+  std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  RunTo(Ms(1));
+  Report(*one, Delivered());
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
+  EXPECT_EQ(PingDeadline(), Ms(1) + Ms(1000) + ToAbsl(kBallLostGrace));
+  RunTo(Ms(3000));
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
+  events_.clear();
+  RunTo(Ms(3001));
+  EXPECT_EQ(Snap().ball, Ball::kLost);
+  EXPECT_EQ(Snap().state, GameState::kRunning);
+  EXPECT_EQ(PingDeadline(), -absl::InfiniteDuration());  // a probe, see below
+  ASSERT_THAT(Kinds(), ElementsAre(GameEvent::kBallLost));
+  EXPECT_THAT(events_[0].text, HasSubstr("seq=2 is 2000 ms overdue"));
+  EXPECT_THAT(events_[0].text, HasSubstr("pong-cli stop && pong-cli start 1000"));
+  RunFor(absl::Seconds(60));  // said once
+  EXPECT_THAT(Kinds(), ElementsAre(GameEvent::kBallLost));
+
+  ASSERT_EQ(Receive(2).kind, PingVerdict::kAccepted);
+  EXPECT_EQ(Snap().ball, Ball::kHeld);
+  EXPECT_THAT(events_.back().text, HasSubstr("the lost ball is back"));
+}
+
+TEST_F(GameTest, ALostBallIsProbedForWithOurLastPingUntilThePeerAnswers) {
+  StartNow(/*serve=*/true, 1000);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  Report(*one, Delivered());
+  RunTo(Ms(3000));
+  ASSERT_EQ(Snap().ball, Ball::kLost);
+  events_.clear();
+  std::optional<OutboundPing> probe = Take();
+  ASSERT_TRUE(probe.has_value());
+  EXPECT_EQ(probe->ping, (GamePing{std::string(kGameA), 1, 1000}));
+  EXPECT_THAT(events_.back().text, HasSubstr("ping sent again seq=1 to probe the peer"));
+  EXPECT_EQ(Take(), std::nullopt);  // one probe at a time
+
+  Report(*probe, Failed(), /*jitter01=*/0.5);
+  EXPECT_EQ(Snap().ball, Ball::kLost);
+  EXPECT_FALSE(Snap().peer.reachable);
+  EXPECT_THAT(events_.back().text,
+              HasSubstr("probe seq=1: connection refused; again in 20.000 ms"));
+  EXPECT_EQ(PingDeadline(), Ms(3020));
+  RunTo(Ms(3019));
+  EXPECT_EQ(Take(), std::nullopt);
+  RunTo(Ms(3020));
+  probe = Take();
+  ASSERT_TRUE(probe.has_value());
+  Report(*probe, Failed(), /*jitter01=*/0.5);
+  EXPECT_EQ(PingDeadline(), Ms(3060));  // 40 ms: backing off as a ping's retries do
+  RunTo(Ms(3060));
+  probe = Take();
+  ASSERT_TRUE(probe.has_value());
+  EXPECT_EQ(Snap().pings_sent, 1u);  // probes are not new pings
+
+  // The peer answers (it still has the game, or it rejoined with the probe): the ball is
+  // at the peer again, and its ping is awaited as before.
+  Report(*probe, Delivered());
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
+  EXPECT_TRUE(Snap().peer.reachable);
+  EXPECT_EQ(PingDeadline(), Ms(3060) + Ms(1000) + ToAbsl(kBallLostGrace));
+  EXPECT_EQ(Receive(2).kind, PingVerdict::kAccepted);
+}
+
+TEST_F(GameTest, APingDuringAProbeTakesTheBallAndTheProbesResultChangesNothing) {
+  StartNow(/*serve=*/true, 1000);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  Report(*one, Delivered());
+  RunTo(Ms(3000));
+  const std::optional<OutboundPing> probe = Take();
+  ASSERT_TRUE(probe.has_value());
+  ASSERT_EQ(Receive(2).kind, PingVerdict::kAccepted);
+  Report(*probe, Failed());
+  EXPECT_EQ(Snap().ball, Ball::kHeld);
+  EXPECT_EQ(PingDeadline(), Ms(4000));
+}
+
+TEST_F(GameTest, NonServingStartLosesTheBallWhenNoFirstPingComes) {
+  StartNow(/*serve=*/false, 100);
+  EXPECT_EQ(PingDeadline(), ToAbsl(kBallLostGrace));
+  RunTo(ToAbsl(kBallLostGrace));
+  EXPECT_EQ(Snap().ball, Ball::kLost);
+  // It never sent a ping, so it has none to probe with.
+  EXPECT_EQ(PingDeadline(), std::nullopt);
+  EXPECT_EQ(Take(), std::nullopt);
+}
+
+TEST_F(GameTest, APausedGameLosesNoBallAndResumeRestartsTheWait) {
+  StartNow(/*serve=*/false, 1000);
+  RunTo(Ms(500));
+  ApplyNow(CommandKind::kPause);
+  EXPECT_EQ(PingDeadline(), std::nullopt);
+  RunTo(absl::Seconds(30));
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
+  ApplyNow(CommandKind::kResume);
+  EXPECT_EQ(PingDeadline(), absl::Seconds(30) + Ms(1000) + ToAbsl(kBallLostGrace));
+  RunTo(absl::Seconds(33) - Ms(1));
+  EXPECT_EQ(Snap().ball, Ball::kAtPeer);
+  RunTo(absl::Seconds(33));
+  EXPECT_EQ(Snap().ball, Ball::kLost);
+}
+
+TEST_F(GameTest, AStopDueWhenTheBallWouldBeLostGoesFirst) {
+  StartNow(/*serve=*/false, 1000);
+  ASSERT_THAT(Submit(MakeCommand(NextId(), CommandKind::kStop, WallIn(ToAbsl(kBallLostGrace)))),
+              HasPhase(CommandPhase::kScheduled));
+  events_.clear();
+  RunTo(ToAbsl(kBallLostGrace));
+  EXPECT_EQ(Snap().state, GameState::kIdle);
+  EXPECT_THAT(Kinds(), ElementsAre(GameEvent::kCommandApplied));
+}
+
+TEST_F(GameTest, StopAndStartRecoverFromALostBall) {
+  StartNow(/*serve=*/false, 100);
+  RunTo(absl::Seconds(5));
+  ASSERT_EQ(Snap().ball, Ball::kLost);
+  ApplyNow(CommandKind::kStop);
+  StartNow(/*serve=*/true, 100, kGameB);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->ping, (GamePing{std::string(kGameB), 1, 100}));
+}
+
+// ---- The peer stopped the game ----
+
+SendResult GameOver() { return SendResult{SendResult::kGameOver, {}, "HTTP 409 game stopped"}; }
+
+TEST_F(GameTest, APeerThatStoppedTheGameEndsItHereToo) {
+  StartNow(/*serve=*/true, 1000);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  events_.clear();
+  Report(*one, GameOver());
   const GameSnapshot s = Snap();
   EXPECT_EQ(s.state, GameState::kIdle);
   EXPECT_EQ(s.ball, Ball::kNone);
-  EXPECT_EQ(s.game_id, "");
-  EXPECT_EQ(s.rejected_pings, 1u);
-  EXPECT_EQ(s.pings_received, 0u);
-  EXPECT_THAT(Kinds(), ElementsAre(GameEvent::kPingRefused));
+  EXPECT_EQ(PingDeadline(), std::nullopt);
+  ASSERT_THAT(Kinds(), ElementsAre(GameEvent::kGameOverAtPeer));
+  EXPECT_THAT(events_[0].text, HasSubstr("the game is over here too"));
+  // Its pings are refused from now on: never rejoined.
+  EXPECT_EQ(Receive(2).reason, "game stopped");
+}
+
+TEST_F(GameTest, APeersStopAppliesAStopPendingHereAtOnce) {
+  StartNow(/*serve=*/true, 1000);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  const std::string stop_id = NextId();
+  ASSERT_THAT(Submit(MakeCommand(stop_id, CommandKind::kStop, WallIn(Ms(20)))),
+              HasPhase(CommandPhase::kScheduled));
+  Report(*one, GameOver());
+  EXPECT_EQ(Snap().state, GameState::kIdle);
+  EXPECT_FALSE(Snap().pending.has_value());
+  EXPECT_THAT(Submit(MakeCommand(stop_id, CommandKind::kStop)), HasPhase(CommandPhase::kApplied));
+  EXPECT_THAT(events_.back().text, HasSubstr("applied on the peer's refusal"));
+}
+
+TEST_F(GameTest, APauseScheduledBeforeThePeerStoppedTheGameIsANoOp) {
+  StartNow(/*serve=*/true, 1000);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  const std::string pause_id = NextId();
+  ASSERT_THAT(Submit(MakeCommand(pause_id, CommandKind::kPause, WallIn(Ms(20)))),
+              HasPhase(CommandPhase::kScheduled));
+  Report(*one, GameOver());
+  RunFor(Ms(20));
+  EXPECT_EQ(Snap().state, GameState::kIdle);
+  EXPECT_THAT(Submit(MakeCommand(pause_id, CommandKind::kPause)), HasPhase(CommandPhase::kNoOp));
+}
+
+TEST_F(GameTest, GameOverOfAnOlderGameIsIgnored) {
+  StartNow(/*serve=*/true, 1000, kGameA);
+  const std::optional<OutboundPing> one = Take();
+  ASSERT_TRUE(one.has_value());
+  ApplyNow(CommandKind::kStop);
+  StartNow(/*serve=*/true, 1000, kGameB);
+  Report(*one, GameOver());
+  EXPECT_EQ(Snap().state, GameState::kRunning);
+  EXPECT_EQ(Snap().game_id, kGameB);
 }
 
 TEST_F(GameTest, SkippedSeqIsRefused) {
@@ -1594,6 +1874,12 @@ class Table {
   explicit Table(FakeClock* clock) : clock_(clock) {}
 
   Game& game(int i) { return i == 0 ? first_ : second_; }
+  // Replaces one instance by a fresh one that knows nothing (a restart).
+  void Restart(int i) {
+    game(i) = Game([] { return std::string(kGeneratedId); }, nullptr);
+  }
+  // A down instance takes no pings: its peer's sends fail (and are not recorded).
+  void SetDown(int i, bool down) { down_[i] = down; }
   const std::vector<SentPing>& sent() const { return sent_; }
 
   // Wakes at every deadline of either game up to `until`, as their owners' timers would.
@@ -1625,18 +1911,27 @@ class Table {
     Exchange(1, now);
   }
 
+  // What the peer link makes of the receiver's answer.
+  static SendResult ResultOf(const PingVerdict& verdict) {
+    if (verdict.kind != PingVerdict::kRefused) return SendResult{SendResult::kDelivered, {}, ""};
+    if (verdict.reason == kGameStopped)
+      return SendResult{SendResult::kGameOver, {}, verdict.reason};
+    return SendResult{SendResult::kRefused, {}, verdict.reason};
+  }
+
   void Exchange(int from, Instant now) {
     Game& sender = game(from);
     Game& receiver = game(1 - from);
     while (std::optional<OutboundPing> out = sender.TakePingToSend(now)) {
+      if (down_[1 - from]) {
+        sender.OnSendResult(*out, SendResult{SendResult::kFailed, {}, "connection refused"}, now,
+                            0.5);
+        continue;
+      }
       const PingVerdict verdict = receiver.OnPing(out->ping, now);
       sent_.push_back(
           {from, out->ping.seq, ToAbsl(now.mono - FakeClock::kStartMono), verdict.kind});
-      sender.OnSendResult(*out,
-                          verdict.kind == PingVerdict::kRefused
-                              ? SendResult{SendResult::kRefused, {}, verdict.reason}
-                              : SendResult{SendResult::kDelivered, {}, ""},
-                          now, 0.5);
+      sender.OnSendResult(*out, ResultOf(verdict), now, 0.5);
     }
   }
 
@@ -1644,6 +1939,7 @@ class Table {
   Game first_{[] { return std::string(kGeneratedId); }, nullptr};
   Game second_{[] { return std::string(kGameB); }, nullptr};
   std::vector<SentPing> sent_;
+  bool down_[2] = {false, false};
 };
 
 TEST(TwoGamesTest, PingsAlternateWithContiguousSeqsPongTimeApart) {
@@ -1789,6 +2085,86 @@ TEST(TwoGamesTest, BothServingRefuseEachOthersSeqOneBeforeSending) {
   const std::optional<OutboundPing> from_second = second.TakePingToSend(clock.Read());
   ASSERT_TRUE(from_second.has_value());
   EXPECT_EQ(from_second->ping.seq, 1u);
+}
+
+TEST(TwoGamesTest, AnInstanceRestartedMidGameRejoinsAndTheGameGoesOn) {
+  FakeClock clock;
+  Table table(&clock);
+  ASSERT_TRUE(table.game(1).Submit(MakeStart("s", 100, false), clock.Read()).ok());
+  ASSERT_TRUE(table.game(0).Submit(MakeStart("s", 100, true), clock.Read()).ok());
+  table.RunUntil(Ms(350));  // seqs 1..4; first holds seq 5 until 400 ms
+  ASSERT_EQ(table.sent().size(), 4u);
+  table.Restart(1);
+  table.RunUntil(Ms(1450));
+  const std::vector<SentPing>& sent = table.sent();
+  ASSERT_EQ(sent.size(), 15u);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(sent[i].seq, i + 1);
+    EXPECT_EQ(sent[i].from, sent[i].seq % 2 == 1 ? 0 : 1);
+    EXPECT_EQ(sent[i].at, Ms(100) * static_cast<int64_t>(i));
+    EXPECT_EQ(sent[i].verdict, PingVerdict::kAccepted);
+  }
+  const GameSnapshot rejoined = table.game(1).Snapshot(clock.Read());
+  EXPECT_EQ(rejoined.state, GameState::kRunning);
+  EXPECT_EQ(rejoined.game_id, kGameA);
+  EXPECT_FALSE(rejoined.serve);
+}
+
+TEST(TwoGamesTest, AStopThatReachedOneInstanceOnlyEndsTheGameOnBoth) {
+  FakeClock clock;
+  Table table(&clock);
+  ASSERT_TRUE(table.game(1).Submit(MakeStart("s", 100, false), clock.Read()).ok());
+  ASSERT_TRUE(table.game(0).Submit(MakeStart("s", 100, true), clock.Read()).ok());
+  table.RunUntil(Ms(250));  // second holds seq 4 until 300 ms
+  ASSERT_TRUE(table.game(0).Submit(MakeCommand("x", CommandKind::kStop), clock.Read()).ok());
+  table.RunUntil(Ms(2000));
+  ASSERT_EQ(table.sent().size(), 4u);
+  EXPECT_EQ(table.sent().back().verdict, PingVerdict::kRefused);
+  for (int i : {0, 1}) EXPECT_EQ(table.game(i).state(), GameState::kIdle);
+}
+
+TEST(TwoGamesTest, AHolderRestartedAfterTheBallWasLostRejoinsThroughAProbe) {
+  FakeClock clock;
+  Table table(&clock);
+  ASSERT_TRUE(table.game(1).Submit(MakeStart("s", 100, false), clock.Read()).ok());
+  ASSERT_TRUE(table.game(0).Submit(MakeStart("s", 100, true), clock.Read()).ok());
+  table.RunUntil(Ms(350));  // seqs 1..4; first holds seq 5 until 400 ms
+  ASSERT_EQ(table.sent().size(), 4u);
+  table.SetDown(0, true);  // first dies holding the ball
+  table.Restart(0);
+  table.RunUntil(Ms(3000));
+  EXPECT_EQ(table.game(1).Snapshot(clock.Read()).ball, Ball::kLost);
+  table.SetDown(0, false);  // and comes back, knowing nothing
+  table.RunUntil(Ms(5000));
+  const std::vector<SentPing>& sent = table.sent();
+  ASSERT_GE(sent.size(), 10u);
+  // The probe is second's seq 4 again; first rejoins with it and serves seq 5 on.
+  EXPECT_EQ(sent[4].from, 1);
+  EXPECT_EQ(sent[4].seq, 4u);
+  EXPECT_EQ(sent[4].verdict, PingVerdict::kAccepted);
+  for (size_t i = 5; i < sent.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(sent[i].seq, i);
+    EXPECT_EQ(sent[i].from, sent[i].seq % 2 == 1 ? 0 : 1);
+    EXPECT_EQ(sent[i].verdict, PingVerdict::kAccepted);
+    EXPECT_EQ(sent[i].at - sent[i - 1].at, Ms(100));
+  }
+  EXPECT_LE(sent[4].at, Ms(4000));  // within the retry cap of its return
+  EXPECT_EQ(table.game(0).Snapshot(clock.Read()).game_id, kGameA);
+}
+
+TEST(TwoGamesTest, AStopThatReachedOnlyTheHolderEndsTheGameOnBothThroughAProbe) {
+  FakeClock clock;
+  Table table(&clock);
+  ASSERT_TRUE(table.game(1).Submit(MakeStart("s", 100, false), clock.Read()).ok());
+  ASSERT_TRUE(table.game(0).Submit(MakeStart("s", 100, true), clock.Read()).ok());
+  table.RunUntil(Ms(350));  // first holds seq 5
+  ASSERT_TRUE(table.game(0).Submit(MakeCommand("x", CommandKind::kStop), clock.Read()).ok());
+  table.RunUntil(Ms(2000) + Ms(400) - Ms(1));
+  EXPECT_EQ(table.game(1).state(), GameState::kRunning);  // lost at 300 + 100 + 2000 ms
+  table.RunUntil(Ms(2400));
+  for (int i : {0, 1}) EXPECT_EQ(table.game(i).state(), GameState::kIdle);
 }
 
 }  // namespace

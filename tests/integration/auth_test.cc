@@ -18,10 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Describe(const RunResult& r) {
-  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "stderr:\n", r.err);
-}
-
 // A temporary folder with a token file of the given mode; all removed when this goes.
 class TokenDir {
  public:

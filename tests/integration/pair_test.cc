@@ -24,20 +24,6 @@ bool IsState(const Instance& instance, v1::GameState state) {
 
 uint64_t Seq(const Instance& instance) { return instance.Status().last_seq(); }
 
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "stderr:\n" + r.err;
-}
-
-// Log lines of a ping's first send ("ping sent seq=N"; a retry adds "(attempt k)"), and
-// of its first receipt ("ping received seq=N game=..."; a retry's says "again").
-std::vector<uint64_t> Sent(const std::vector<LogLine>& lines) {
-  return SeqsOf(lines, "ping sent seq=");
-}
-std::vector<uint64_t> Sent(const Instance& instance) { return Sent(ReadLog(instance.log_path)); }
-std::vector<uint64_t> Received(const Instance& instance) {
-  return SeqsOf(ReadLog(instance.log_path), "ping received seq=", " game=");
-}
-
 class PairTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(pair_.ok()) << "the two servers did not start"; }

@@ -82,6 +82,18 @@ std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, absl::string_vie
   return seqs;
 }
 
+std::vector<uint64_t> Sent(const std::vector<LogLine>& lines) {
+  return SeqsOf(lines, "ping sent seq=");
+}
+std::vector<uint64_t> Sent(const Instance& instance) { return Sent(ReadLog(instance.log_path)); }
+std::vector<uint64_t> Received(const Instance& instance) {
+  return SeqsOf(ReadLog(instance.log_path), "ping received seq=", " game=");
+}
+
+std::string Describe(const RunResult& r) {
+  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "stderr:\n", r.err);
+}
+
 PongPair::PongPair(std::string control_token_file)
     : control_token_file_(std::move(control_token_file)) {
   std::string pattern =

@@ -39,6 +39,15 @@ std::vector<LogLine> ReadLog(const std::string& path);
 std::vector<uint64_t> SeqsOf(const std::vector<LogLine>& lines, absl::string_view prefix,
                              absl::string_view suffix = "");
 
+// Log lines of a ping's first send ("ping sent seq=N"; a retry adds "(attempt k)"), and
+// of its first receipt ("ping received seq=N game=..."; a retry's says "again").
+std::vector<uint64_t> Sent(const std::vector<LogLine>& lines);
+std::vector<uint64_t> Sent(const Instance& instance);
+std::vector<uint64_t> Received(const Instance& instance);
+
+// Exit code and both streams of a command, for a failure message.
+std::string Describe(const RunResult& r);
+
 // Two pong-server processes that play against each other, in a fresh temporary folder.
 // Stops both (SIGTERM) when it goes. With a control_token_file, both servers get it as
 // --control_token_file (so it must be mode 0600) and Status() sends its token.

@@ -91,11 +91,20 @@ TEST_F(HttpPlaneTest, MalformedGamePingIsBadRequest) {
   }
 }
 
-TEST_F(HttpPlaneTest, PingOfNoOrAnotherGameIsConflictAndChangesNothing) {
-  ExpectConflict(Get(GamePingPath(kGameId, 1, 1000)), "no game");
-  EXPECT_EQ(Status().rejected_pings(), 1u);
-  EXPECT_EQ(Status().state(), v1::GAME_STATE_IDLE);
+TEST_F(HttpPlaneTest, AnIdleInstanceRejoinsTheGameOfAPing) {
+  const httplib::Result res = Get(GamePingPath(kGameId, 3, 10'000));
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "pong");
+  const v1::GameStatus s = Status();
+  EXPECT_EQ(s.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_EQ(s.game_id(), kGameId);
+  EXPECT_EQ(s.pong_time_ms(), 10'000);
+  EXPECT_EQ(s.last_seq(), 3u);
+  EXPECT_EQ(s.ball(), v1::BALL_HELD);
+}
 
+TEST_F(HttpPlaneTest, PingOfAnotherGameIsConflictAndChangesNothing) {
   StartNow(10'000, /*serve=*/true, kGameId);
   ASSERT_TRUE(peer().WaitForSent(1, absl::Seconds(2)));
   ASSERT_TRUE(WaitForStatus([](const v1::GameStatus& s) { return s.ball() == v1::BALL_AT_PEER; }));
