@@ -35,7 +35,7 @@ int TestLeadMs() {
   return env != nullptr && absl::SimpleAtoi(env, &lead) && lead > 0 ? lead : 150;
 }
 
-std::string Instance::grpc_address() const { return absl::StrCat("127.0.0.1:", grpc_port); }
+std::string Instance::grpc_address() const { return absl::StrCat(setup.host, ":", grpc_port); }
 
 v1::GameStatus Instance::Status() const {
   grpc::ClientContext context;
@@ -95,7 +95,13 @@ std::string Describe(const RunResult& r) {
 }
 
 PongPair::PongPair(std::string control_token_file)
+    : PongPair(std::move(control_token_file), InstanceSetup(), InstanceSetup()) {}
+
+PongPair::PongPair(std::string control_token_file, InstanceSetup first_setup,
+                   InstanceSetup second_setup)
     : control_token_file_(std::move(control_token_file)) {
+  first.setup = std::move(first_setup);
+  second.setup = std::move(second_setup);
   std::string pattern =
       (std::filesystem::temp_directory_path() / "pong-integration-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return;
@@ -124,15 +130,18 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
   const std::string ports_file = absl::StrCat(dir, "/", instance.name, ".ports");
   std::filesystem::remove(ports_file);
   instance.log_path = absl::StrCat(dir, "/", instance.name, ".log");
-  std::vector<std::string> argv = {PONG_SERVER_PATH,
-                                   "--name=" + instance.name,
-                                   absl::StrCat("--http_port=", instance.http_port),
-                                   absl::StrCat("--grpc_port=", instance.grpc_port),
-                                   absl::StrCat("--peer=127.0.0.1:", peer_http_port),
-                                   "--log_file=" + instance.log_path,
-                                   "--ports_file=" + ports_file};
+  const InstanceSetup& setup = instance.setup;
+  std::vector<std::string> argv = setup.launcher;
+  for (std::string arg : {setup.server_path, "--name=" + instance.name,
+                          absl::StrCat("--http_port=", instance.http_port),
+                          absl::StrCat("--grpc_port=", instance.grpc_port),
+                          absl::StrCat("--peer=", setup.peer_host, ":", peer_http_port),
+                          "--log_file=" + instance.log_path, "--ports_file=" + ports_file}) {
+    argv.push_back(std::move(arg));
+  }
+  if (!setup.bind.empty()) argv.push_back("--bind=" + setup.bind);
   if (!control_token_file_.empty()) argv.push_back("--control_token_file=" + control_token_file_);
-  instance.process = std::make_unique<Child>(argv);
+  instance.process = std::make_unique<Child>(argv, setup.env);
   if (!WaitFor([&] { return GrpcPortFrom(ports_file) != 0; }, std::chrono::seconds(10))) {
     return false;
   }
@@ -142,12 +151,17 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
   return true;
 }
 
-RunResult PongPair::Cli(const std::vector<std::string>& args) const {
+std::vector<std::string> PongPair::CliArgv(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {PONG_CLI_PATH, "--first=" + first.grpc_address(),
                                    "--second=" + second.grpc_address(),
                                    absl::StrCat("--lead_ms=", TestLeadMs())};
+  if (!control_token_file_.empty()) argv.push_back("--token_file=" + control_token_file_);
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv);
+  return argv;
+}
+
+RunResult PongPair::Cli(const std::vector<std::string>& args) const {
+  return RunCommand(CliArgv(args));
 }
 
 }  // namespace pong::testing
