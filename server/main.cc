@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -15,6 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/clock.h"
 #include "server/pong_server.h"
+#ifdef PONG_FAULT_HOOKS  // pong-server-faults, a test build (tests/CMakeLists.txt) only
+#include "tests/faults/lose_pongs_peer_link.h"
+#endif
 
 ABSL_FLAG(std::string, name, "pong", "Name of this instance, in its logs and status.");
 ABSL_FLAG(int, http_port, 8081, "Port of the HTTP plane (GET /ping); 0 picks a free port.");
@@ -111,8 +116,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   pong::RealClock clock;
+  std::unique_ptr<pong::PeerLink> peer_link;  // null: the real HTTP link
+#ifdef PONG_FAULT_HOOKS
+  peer_link = pong::testing::MakeLosePongsPeerLink(options.peer);
+#endif
   absl::StatusOr<std::unique_ptr<pong::PongServer>> server =
-      pong::PongServer::Start(options, clock);
+      pong::PongServer::Start(options, clock, std::move(peer_link));
   if (!server.ok()) return Fail(1, std::string(server.status().message()));
   const std::string ports_file = absl::GetFlag(FLAGS_ports_file);
   if (!ports_file.empty() &&
