@@ -74,6 +74,17 @@ std::string OneBallProblems(const PongPair& pair) {
   return problems;
 }
 
+RunResult SetUpCli(const PongPair& pair, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"--lead_ms=500"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunResult r;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    r = pair.Cli(argv);
+    if (r.exit_code != 1) break;
+  }
+  return r;
+}
+
 uint64_t MaxSeq(const PongPair& pair) {
   return std::max(pair.first.Status().last_seq(), pair.second.Status().last_seq());
 }

@@ -40,6 +40,11 @@ std::vector<FirstSend> FirstSends(const PongPair& pair);
 // sent, each once, in order, at most the last one missing. Otherwise what is wrong.
 std::string OneBallProblems(const PongPair& pair);
 
+// Runs pong-cli with a lead of 500 ms for a command that sets a test up (not the one under
+// test), again while it ends in exit 1 (refused, nothing changed: e.g. an answer that
+// came too late on a loaded machine), up to 5 times. Returns the last run.
+RunResult SetUpCli(const PongPair& pair, const std::vector<std::string>& args);
+
 // The highest seq either instance has seen, from their status.
 uint64_t MaxSeq(const PongPair& pair);
 

@@ -42,7 +42,7 @@ TEST(LostReplyTest, TheSenderRetriesTheSameSeqAndTheReceiverKeepsOneBall) {
   // first pong of seq 4.
   PongPair pair("", LosingPongs("3,3,5"), LosingPongs("4"));
   ASSERT_TRUE(pair.ok()) << "the two servers did not start";
-  const RunResult start = pair.Cli({"start", std::to_string(kPongMs)});
+  const RunResult start = SetUpCli(pair, {"start", std::to_string(kPongMs)});
   ASSERT_EQ(start.exit_code, 0) << start.out << start.err;
   ASSERT_TRUE(WaitFor([&] { return MaxSeq(pair) >= 8; }, std::chrono::seconds(10)))
       << BothLogs(pair);
@@ -54,7 +54,7 @@ TEST(LostReplyTest, TheSenderRetriesTheSameSeqAndTheReceiverKeepsOneBall) {
   EXPECT_EQ(second.duplicate_pings(), 3u);
   EXPECT_EQ(first.duplicate_pings(), 1u);
   EXPECT_EQ(first.rejected_pings() + second.rejected_pings(), 0u);
-  const RunResult stop = pair.Cli({"stop"});
+  const RunResult stop = SetUpCli(pair, {"stop"});
   ASSERT_EQ(stop.exit_code, 0) << stop.out << stop.err;
 
   const std::string first_log = pair.first.Log();

@@ -167,7 +167,7 @@ TEST(PartitionTest, ThreeSecondsApartThenHealedTheGameGoesOnWithOneBall) {
   const std::string token = dir.WriteFile("token", "partition-test-token\n");
   PongPair pair(token, netns.Setup(0), netns.Setup(1));
   ASSERT_TRUE(pair.ok()) << "the two servers did not start in their namespaces";
-  const RunResult start = pair.Cli({"start", std::to_string(kPongMs)});
+  const RunResult start = SetUpCli(pair, {"start", std::to_string(kPongMs)});
   ASSERT_EQ(start.exit_code, 0) << start.out << start.err;
   ASSERT_TRUE(WaitFor([&] { return MaxSeq(pair) >= 10; }, std::chrono::seconds(10)))
       << BothLogs(pair);
@@ -202,7 +202,7 @@ TEST(PartitionTest, ThreeSecondsApartThenHealedTheGameGoesOnWithOneBall) {
   EXPECT_EQ(pair.second.Status().state(), v1::GAME_STATE_RUNNING);
   EXPECT_TRUE(pair.first.Status().peer().reachable());
   EXPECT_TRUE(pair.second.Status().peer().reachable());
-  const RunResult stop = pair.Cli({"stop"});
+  const RunResult stop = SetUpCli(pair, {"stop"});
   EXPECT_EQ(stop.exit_code, 0) << stop.out << stop.err;
 
   // Log stamps are whole milliseconds: compare from the millisecond of the heal.
