@@ -297,8 +297,9 @@ void Fanout::ConfirmOne(ControlClient& client, const CommandRequest& request, ab
 void Fanout::Abort(const std::vector<Answer>& said, CommandReport& report) {
   const size_t n = instances_.size();
   const absl::Time effective_at = *report.effective_at;
-  // Instances whose cancel got no final answer, and must be asked again.
-  std::vector<bool> ask_again(n);
+  // Instances whose cancel got no final answer, and must be asked again. One byte each,
+  // not std::vector<bool>: its elements share words, and the threads below write at once.
+  std::vector<char> ask_again(n, 0);
   ForEachAtOnce(n, [&](size_t i) {
     if (said[i] == Answer::kRefused) return;
     const bool final = TakeCancelAnswer(
@@ -308,7 +309,7 @@ void Fanout::Abort(const std::vector<Answer>& said, CommandReport& report) {
     ask_again[i] =
         !final || (said[i] == Answer::kNone && report.instances[i].outcome == Outcome::kUnchanged);
   });
-  if (std::none_of(ask_again.begin(), ask_again.end(), [](bool b) { return b; })) return;
+  if (std::none_of(ask_again.begin(), ask_again.end(), [](char b) { return b != 0; })) return;
   // After effective_at the command has taken effect (FAILED_PRECONDITION), or is dropped
   // now, or was never there and will be refused if it comes (never applied late): a cancel
   // then gets a final answer, if it gets one.
