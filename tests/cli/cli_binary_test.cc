@@ -41,7 +41,18 @@ std::string ReadAll(const std::string& path) {
   return text.str();
 }
 
-// Runs pong-cli with `args` and an empty environment, stdout and stderr to files.
+// The environment for pong-cli: empty (no PONG_* variable may change the outcome) but
+// for the sanitizers' options, so a sanitized run keeps its settings and suppressions.
+std::vector<std::string> SanitizerEnvironment() {
+  std::vector<std::string> env;
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) env.push_back(absl::StrCat(name, "=", value));
+  }
+  return env;
+}
+
+// Runs pong-cli with `args` and an empty environment (but for the sanitizers' options),
+// stdout and stderr to files.
 CliRun RunCli(const std::vector<std::string>& args) {
   const std::string dir = ::testing::TempDir();
   const std::string out_path = absl::StrCat(dir, "/cli_out_", getpid());
@@ -57,12 +68,15 @@ CliRun RunCli(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (std::string& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  char* envp[] = {nullptr};
+  std::vector<std::string> env_strings = SanitizerEnvironment();
+  std::vector<char*> envp;
+  for (std::string& variable : env_strings) envp.push_back(variable.data());
+  envp.push_back(nullptr);
 
   CliRun run;
   const absl::Time start = absl::Now();
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, PONG_CLI_PATH, &actions, nullptr, argv.data(), envp);
+  const int spawned = posix_spawn(&pid, PONG_CLI_PATH, &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     ADD_FAILURE() << "cannot run " << PONG_CLI_PATH << ": error " << spawned;
