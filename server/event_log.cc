@@ -9,19 +9,25 @@
 
 namespace pong {
 
-absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& path,
-                                                         std::string name) {
-  if (path.empty()) return std::unique_ptr<EventLog>(new EventLog(stderr, false, std::move(name)));
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& path, std::string name,
+                                                         bool micros) {
+  if (path.empty()) {
+    return std::unique_ptr<EventLog>(new EventLog(stderr, false, std::move(name), micros));
+  }
   std::FILE* file = std::fopen(path.c_str(), "a");
   if (file == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot open log file ", path, ": ", std::strerror(errno)));
   }
-  return std::unique_ptr<EventLog>(new EventLog(file, true, std::move(name)));
+  return std::unique_ptr<EventLog>(new EventLog(file, true, std::move(name), micros));
 }
 
-EventLog::EventLog(std::FILE* file, bool owned, std::string name)
-    : file_(file), owned_(owned), name_(std::move(name)), writer_([this] { Run(); }) {}
+EventLog::EventLog(std::FILE* file, bool owned, std::string name, bool micros)
+    : file_(file),
+      owned_(owned),
+      name_(std::move(name)),
+      time_format_(micros ? "%Y-%m-%dT%H:%M:%E6SZ" : "%Y-%m-%dT%H:%M:%E3SZ"),
+      writer_([this] { Run(); }) {}
 
 EventLog::~EventLog() {
   {
@@ -52,8 +58,8 @@ void EventLog::Run() {
     lock.unlock();
     out.clear();
     for (const Line& line : batch) {
-      absl::StrAppend(&out, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", line.at, absl::UTCTimeZone()),
-                      " ", name_, " ", line.text, "\n");
+      absl::StrAppend(&out, absl::FormatTime(time_format_, line.at, absl::UTCTimeZone()), " ",
+                      name_, " ", line.text, "\n");
     }
     std::fwrite(out.data(), 1, out.size(), file_);
     std::fflush(file_);

@@ -20,8 +20,10 @@ namespace pong {
 // and only appends to a buffer; lines are flushed as soon as the writer wakes.
 class EventLog {
  public:
-  // path empty: standard error.
-  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& path, std::string name);
+  // path empty: standard error. micros: timestamps with microseconds (for tools/bench)
+  // instead of milliseconds.
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& path, std::string name,
+                                                        bool micros = false);
   ~EventLog();  // writes what is left, then closes
 
   void Write(absl::Time at, std::string text) ABSL_LOCKS_EXCLUDED(mu_);
@@ -31,12 +33,13 @@ class EventLog {
     absl::Time at;
     std::string text;
   };
-  EventLog(std::FILE* file, bool owned, std::string name);
+  EventLog(std::FILE* file, bool owned, std::string name, bool micros);
   void Run();
 
   std::FILE* const file_;
   const bool owned_;
   const std::string name_;
+  const char* const time_format_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Line> pending_ ABSL_GUARDED_BY(mu_);

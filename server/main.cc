@@ -26,6 +26,8 @@ ABSL_FLAG(int, http_port, 8081, "Port of the HTTP plane (GET /ping); 0 picks a f
 ABSL_FLAG(int, grpc_port, 50051, "Port of the gRPC control plane; 0 picks a free port.");
 ABSL_FLAG(std::string, peer, "127.0.0.1:8082", "HOST:PORT of the other instance's HTTP plane.");
 ABSL_FLAG(std::string, log_file, "", "File to append event lines to; standard error if empty.");
+ABSL_FLAG(bool, log_micros, false,
+          "Log timestamps with microseconds instead of milliseconds (tools/bench reads them).");
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address both planes listen on.");
 ABSL_FLAG(std::string, control_token_file, "",
           "File holding the token every GameControl call must bear (\"authorization: Bearer "
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   options.http_port = absl::GetFlag(FLAGS_http_port);
   options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   options.log_file = absl::GetFlag(FLAGS_log_file);
+  options.log_micros = absl::GetFlag(FLAGS_log_micros);
   options.control_token_file = absl::GetFlag(FLAGS_control_token_file);
   if (!ValidPort(options.http_port) || !ValidPort(options.grpc_port)) {
     return Fail(2, "--http_port and --grpc_port must be from 0 to 65535");

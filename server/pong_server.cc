@@ -23,7 +23,8 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
     token = *std::move(read);
   }
   std::unique_ptr<PongServer> server(new PongServer());
-  absl::StatusOr<std::unique_ptr<EventLog>> log = EventLog::Open(options.log_file, options.name);
+  absl::StatusOr<std::unique_ptr<EventLog>> log =
+      EventLog::Open(options.log_file, options.name, options.log_micros);
   if (!log.ok()) return log.status();
   server->log_ = std::move(*log);
   server->peer_ = peer ? std::move(peer) : std::make_unique<HttpPeerLink>(options.peer);

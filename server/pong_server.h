@@ -22,7 +22,8 @@ struct ServerOptions {
   int http_port = 8081;  // 0 picks a free port
   int grpc_port = 50051;
   HostPort peer{"127.0.0.1", 8082};
-  std::string log_file;  // empty: standard error
+  std::string log_file;     // empty: standard error
+  bool log_micros = false;  // log timestamps with microseconds (tools/bench)
   // Empty: GameControl is open to anyone who can reach it. Otherwise every call must carry
   // "authorization: Bearer <the file's content, trimmed>"; the file must be mode 0600.
   std::string control_token_file;
