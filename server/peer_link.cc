@@ -57,6 +57,8 @@ HttpPeerLink::~HttpPeerLink() = default;
 
 void HttpPeerLink::Interrupt() { client_->stop(); }
 
+void HttpPeerLink::Close() { client_->stop(); }
+
 SendResult HttpPeerLink::Send(const GamePing& ping) {
   path_.clear();
   absl::StrAppend(&path_, "/ping?game=", ping.game_id, "&seq=", ping.seq,

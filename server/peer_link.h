@@ -30,6 +30,9 @@ class PeerLink {
   virtual SendResult Send(const GamePing& ping) = 0;
   // Makes a Send in progress on another thread return at once (for shutdown).
   virtual void Interrupt() {}
+  // Closes a kept-alive connection that will idle for long; the next Send opens another.
+  // Called by the thread that sends.
+  virtual void Close() {}
 };
 
 // GET /ping?game=..&seq=..&ms=.. over one kept-alive connection with Nagle off; it
@@ -43,6 +46,7 @@ class HttpPeerLink final : public PeerLink {
   ~HttpPeerLink() override;
   SendResult Send(const GamePing& ping) override;
   void Interrupt() override;
+  void Close() override;
 
  private:
   std::unique_ptr<httplib::Client> client_;
