@@ -180,11 +180,6 @@ CommandReport Fanout::Run(v1::CommandKind kind, int64_t pong_time_ms) {
   // `pong-cli` to effective_at does not vary with how fast the instances answered; only
   // a check slower than half the lead moves it.
   absl::Time now = clock_->Now();
-  // Start-up counts as part of the lead only while it leaves most of the lead to the rest.
-  if (options_.lead_from && *options_.lead_from <= now &&
-      now - *options_.lead_from <= options_.lead / 4) {
-    now = *options_.lead_from;
-  }
   if (!CheckReachable(report)) {
     Finish(report);
     return report;

@@ -88,10 +88,6 @@ struct StatusReport {
 struct FanoutOptions {
   // effective_at = now + lead. Half of it is for the answers, the other half to cancel.
   absl::Duration lead = absl::Milliseconds(100);
-  // The "now" the lead counts from, if at most lead / 4 before Run: pong-cli passes the
-  // time its main() began, so its own start-up (gRPC's set-up) neither delays
-  // effective_at nor makes it vary from one run to the next. Otherwise: when Run begins.
-  std::optional<absl::Time> lead_from;
   // Deadline of status calls: the check before a command, status, the final account.
   absl::Duration timeout = absl::Seconds(1);
   // After effective_at, how long a scheduled command may take to show as applied (the
@@ -105,8 +101,7 @@ struct FanoutOptions {
 // Drives the instances together with scheduled deadlines, all or nothing:
 // 1. GetStatus on every instance; if one does not answer, nothing is sent (exit 1).
 // 2. The command, with one command_id and one effective_at = now + lead (now taken before
-//    step 1, or lead_from, unless that was more than lead / 2 ago), goes to every
-//    instance at once, each
+//    step 1 unless that took more than lead / 2), goes to every instance at once, each
 //    call with a deadline of now + lead / 2.
 // 3. All accepted: wait until effective_at, then confirm each scheduled one by sending the
 //    same command again (the server answers a known command_id with its current phase).

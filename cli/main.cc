@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/time/clock.h"
 #include "cli/args.h"
 #include "cli/clock.h"
 #include "cli/fanout.h"
@@ -40,7 +39,7 @@ v1::CommandKind KindOf(Verb verb) {
   std::_Exit(exit_code);
 }
 
-int Main(absl::Time started, const std::vector<std::string>& args) {
+int Main(const std::vector<std::string>& args) {
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, GetEnv);
   if (!parsed.ok()) {
     std::fputs(RenderUsageError(parsed.status()).c_str(), stderr);
@@ -64,7 +63,6 @@ int Main(absl::Time started, const std::vector<std::string>& args) {
   RealClock clock;
   FanoutOptions options;
   options.lead = parsed->lead;
-  options.lead_from = started;
   options.timeout = parsed->timeout;
   Fanout fanout({{"first", parsed->first, &first}, {"second", parsed->second, &second}}, &clock,
                 pong::NewRandomId, options);
@@ -80,6 +78,5 @@ int Main(absl::Time started, const std::vector<std::string>& args) {
 }  // namespace pong::cli
 
 int main(int argc, char** argv) {
-  const absl::Time started = absl::Now();
-  return pong::cli::Main(started, std::vector<std::string>(argv + 1, argv + argc));
+  return pong::cli::Main(std::vector<std::string>(argv + 1, argv + argc));
 }

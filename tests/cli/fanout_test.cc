@@ -37,10 +37,9 @@ class FanoutTest : public ::testing::Test {
     return MakeFanout().Run(kind, pong_time_ms);
   }
 
-  Fanout MakeFanout(std::optional<absl::Time> lead_from = std::nullopt) {
+  Fanout MakeFanout() {
     FanoutOptions options;
     options.lead = kLead;
-    options.lead_from = lead_from;
     int ids = 0;
     return Fanout(
         {{"first", "127.0.0.1:50051", &first_}, {"second", "127.0.0.1:50052", &second_}}, &clock_,
@@ -102,31 +101,6 @@ TEST_F(FanoutTest, TheLeadCountsFromTheCommandNotFromTheCheck) {
   const std::vector<Call> submits = first_.Calls(Call::kSubmit);
   ASSERT_THAT(submits, Not(IsEmpty()));
   EXPECT_EQ(submits[0].deadline, FakeClock::Start() + kLead / 2);
-}
-
-// pong-cli counts the lead from the start of its main(), before gRPC's set-up.
-TEST_F(FanoutTest, TheLeadCountsFromLeadFromWhenGiven) {
-  const absl::Time started = FakeClock::Start() - absl::Milliseconds(7);
-  const CommandReport report = MakeFanout(started).Run(v1::COMMAND_KIND_PAUSE, 0);
-  EXPECT_EQ(report.exit_code, kExitOk);
-  EXPECT_EQ(report.effective_at, started + kLead);
-  const std::vector<Call> submits = first_.Calls(Call::kSubmit);
-  ASSERT_THAT(submits, Not(IsEmpty()));
-  EXPECT_EQ(submits[0].request.effective_at, started + kLead);
-  EXPECT_EQ(submits[0].deadline, started + kLead / 2);
-}
-
-// A slow start-up (a loaded machine) must not leave too little of the lead to the rest.
-TEST_F(FanoutTest, ALeadFromMoreThanAQuarterOfTheLeadAgoIsIgnored) {
-  const CommandReport report = MakeFanout(FakeClock::Start() - kLead / 4 - absl::Milliseconds(1))
-                                   .Run(v1::COMMAND_KIND_PAUSE, 0);
-  EXPECT_EQ(report.effective_at, EffectiveAt());
-}
-
-TEST_F(FanoutTest, ALeadFromInTheFutureCountsFromNow) {
-  const CommandReport report =
-      MakeFanout(FakeClock::Start() + absl::Seconds(5)).Run(v1::COMMAND_KIND_PAUSE, 0);
-  EXPECT_EQ(report.effective_at, EffectiveAt());
 }
 
 TEST_F(FanoutTest, ACheckSlowerThanHalfTheLeadMovesEffectiveAt) {
