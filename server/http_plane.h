@@ -8,13 +8,12 @@
 #include "absl/status/statusor.h"
 #include "server/engine.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace pong {
 
+class GuardedHttpServer;
+
 // The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine.
+// Hostile clients meet the limits of GuardedHttpServer.
 // Bind, then Start from one thread; Stop from any thread, once.
 class HttpPlane {
  public:
@@ -29,7 +28,7 @@ class HttpPlane {
 
  private:
   GameEngine& engine_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GuardedHttpServer> server_;
   std::thread thread_;
 };
 
