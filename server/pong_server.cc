@@ -45,6 +45,9 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Every request is a few hundred bytes at most (a command_id is up to 128 characters);
+  // a bigger one is RESOURCE_EXHAUSTED before it reaches a handler.
+  builder.SetMaxReceiveMessageSize(kMaxControlRequestBytes);
   builder.AddListeningPort(absl::StrCat(options.bind, ":", options.grpc_port),
                            grpc::InsecureServerCredentials(), &server->grpc_port_);
   builder.RegisterService(server->service_.get());

@@ -16,6 +16,9 @@
 
 namespace pong {
 
+// The largest gRPC request the control plane reads.
+inline constexpr int kMaxControlRequestBytes = 64 * 1024;
+
 struct ServerOptions {
   std::string name = "pong";
   std::string bind = "127.0.0.1";
