@@ -158,7 +158,9 @@ absl::Status ValidateAddress(absl::string_view source, absl::string_view address
   absl::string_view host = address.substr(0, colon);
   const absl::string_view port = address.substr(colon + 1);
   if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) return error();
-  if (host.empty() || (host.find(':') != absl::string_view::npos && address[0] != '[')) {
+  // 253 characters: the longest DNS name (an address literal is shorter).
+  if (host.empty() || host.size() > 253 ||
+      (host.find(':') != absl::string_view::npos && address[0] != '[')) {
     return error();
   }
   for (char c : host) {
@@ -236,6 +238,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
       } else {
         return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       }
+    }
+    // Which of two addresses (or lead times) was meant cannot be guessed; a switch may be
+    // flipped back (--json ... --nojson).
+    if (!flag->IsOfType<bool>() && given.count(name) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " is given more than once"));
     }
     std::string error;
     if (!flag->ParseFrom(*value, &error)) return BadFlagValue(name, *value);
