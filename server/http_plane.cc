@@ -25,8 +25,8 @@ HttpPlane::HttpPlane(GameEngine& engine)
   httplib::Server& server = *server_;
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1'000'000);
-  // An idle kept-alive connection holds a worker (polling every 10 ms) and makes stop()
-  // wait for it; closing it after 1 s bounds both. The peer link reconnects by itself.
+  // An idle kept-alive connection holds a thread (waking every 100 ms to see a stop) and
+  // makes stop() wait for it; closing it after 1 s bounds both. The peer link reconnects.
   server.set_keep_alive_timeout(1);
 
   server.Get("/ping", [this](const httplib::Request& req, httplib::Response& res) {
