@@ -25,10 +25,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Describe(const RunResult& r) {
-  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out, "stderr:\n", r.err);
-}
-
 // Sends `bytes` on a fresh connection and returns what comes back until the server closes
 // it or `timeout` passes.
 std::string Exchange(int port, const std::string& bytes,
