@@ -36,9 +36,10 @@ RequestHeadScanner::Verdict RequestHeadScanner::Feed(absl::string_view bytes) {
 
 void RequestHeadScanner::EndHeaderLine() {
   const size_t colon = line_.find(':');
-  const absl::string_view name = absl::string_view(line_).substr(0, colon);
+  const absl::string_view line = line_;
+  const absl::string_view name = line.substr(0, colon);
   const absl::string_view value =
-      colon == std::string::npos ? "" : absl::StripAsciiWhitespace(line_.substr(colon + 1));
+      colon == std::string::npos ? "" : absl::StripAsciiWhitespace(line.substr(colon + 1));
   if (absl::EqualsIgnoreCase(name, "Content-Length")) {
     // Two that differ would let two parsers see two different requests.
     if (content_length_ && *content_length_ != value) malformed_ = true;
