@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/engine.h"
+#include "server/ping_auth.h"
 
 namespace httplib {
 class Server;
@@ -14,11 +15,12 @@ class Server;
 
 namespace pong {
 
-// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine.
+// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine;
+// with a guard (a pair secret), only those it admits, the others get 403.
 // Bind, then Start from one thread; Stop from any thread, once.
 class HttpPlane {
  public:
-  explicit HttpPlane(GameEngine& engine);
+  explicit HttpPlane(GameEngine& engine, PingGuard* guard = nullptr);
   ~HttpPlane();  // stops if still running
 
   // Binds host:port (port 0 picks a free one) and returns the bound port.
@@ -29,6 +31,7 @@ class HttpPlane {
 
  private:
   GameEngine& engine_;
+  PingGuard* const guard_;  // null: no pair secret
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -62,7 +62,7 @@ void FuzzValues(uint8_t present, absl::string_view rest) {
     rest.remove_prefix(end == absl::string_view::npos ? rest.size() : end + 1);
     if (present & (1u << i)) values[i] = value;
   }
-  CheckParse(PingQuery{values[0], values[1], values[2]});
+  CheckParse(PingQuery{values[0], values[1], values[2], std::nullopt});
 }
 
 void FuzzQueryString(absl::string_view text) {
