@@ -30,8 +30,8 @@ using PingMacHex = std::array<char, kPingMacHexLength>;
 using Sha256Digest = std::array<unsigned char, 32>;
 
 // HMAC-SHA256 under one key (the pair secret), with one OpenSSL context that is keyed
-// once and re-initialised per message, so a mac costs no allocation. Not thread-safe:
-// one thread at a time.
+// once and re-initialised per message: no context or key set-up per ping. Not
+// thread-safe: one thread at a time.
 class PingMac {
  public:
   // INTERNAL if OpenSSL has no HMAC-SHA256.
