@@ -290,8 +290,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
   const auto path = [&](const char* name, const char* env_name,
                         std::string flag_value) -> absl::StatusOr<std::string> {
     if (given.contains(name)) {
-      if (flag_value.empty())
+      if (flag_value.empty()) {
         return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a path"));
+      }
       return flag_value;
     }
     return env(env_name).value_or(flag_value);

@@ -13,6 +13,21 @@
 #include "server/tls_files.h"
 
 namespace pong {
+namespace {
+
+// The token file's rules, and long enough that a mac seen on the network does not give
+// the secret away to an offline guess.
+absl::StatusOr<std::string> ReadPairSecret(const std::string& path) {
+  absl::StatusOr<std::string> secret = ReadSecretFile("--pair_secret_file", path);
+  if (secret.ok() && secret->size() < kMinPairSecretLength) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--pair_secret_file ", path, " holds ", secret->size(),
+                     " characters; a pair secret needs at least ", kMinPairSecretLength));
+  }
+  return secret;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOptions& options,
                                                               const Clock& clock,
@@ -29,20 +44,13 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
   std::unique_ptr<PingMac> signer;
   std::unique_ptr<PingMac> verifier;
   if (!options.pair_secret_file.empty()) {
-    absl::StatusOr<std::string> secret =
-        ReadSecretFile("--pair_secret_file", options.pair_secret_file);
+    absl::StatusOr<std::string> secret = ReadPairSecret(options.pair_secret_file);
     if (!secret.ok()) return secret.status();
-    if (secret->size() < kMinPairSecretLength) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--pair_secret_file ", options.pair_secret_file, " holds ", secret->size(),
-                       " characters; a pair secret needs at least ", kMinPairSecretLength));
+    for (std::unique_ptr<PingMac>* mac : {&signer, &verifier}) {
+      absl::StatusOr<std::unique_ptr<PingMac>> made = PingMac::Create(*secret);
+      if (!made.ok()) return made.status();
+      *mac = *std::move(made);
     }
-    absl::StatusOr<std::unique_ptr<PingMac>> made_signer = PingMac::Create(*secret);
-    if (!made_signer.ok()) return made_signer.status();
-    absl::StatusOr<std::unique_ptr<PingMac>> made_verifier = PingMac::Create(*secret);
-    if (!made_verifier.ok()) return made_verifier.status();
-    signer = *std::move(made_signer);
-    verifier = *std::move(made_verifier);
   }
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
@@ -60,8 +68,9 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
       peer ? std::move(peer) : std::make_unique<HttpPeerLink>(options.peer, std::move(signer));
   server->engine_ = std::make_unique<GameEngine>(clock, *server->peer_, *server->log_);
 
-  if (verifier)
+  if (verifier) {
     server->ping_guard_ = std::make_unique<PingGuard>(std::move(verifier), *server->log_);
+  }
   server->http_ = std::make_unique<HttpPlane>(*server->engine_, server->ping_guard_.get());
   absl::StatusOr<int> http_port = server->http_->Bind(options.bind, options.http_port);
   if (!http_port.ok()) return http_port.status();
