@@ -260,6 +260,15 @@ TEST_F(PairSecretPlaneTest, AnIdleInstanceAnswers403ToAnUnauthenticatedGamePingA
   EXPECT_EQ(after.state(), v1::GAME_STATE_IDLE);
   EXPECT_EQ(after.pings_received(), 0u);
   EXPECT_EQ(after.rejected_pings(), 0u) << "a 403 must not even count as seen by the engine";
+
+  // The same ping, authenticated, makes it rejoin: only the mac held it off.
+  const httplib::Result res = http_->Get(SignedPath(GamePing{kGameId, 1, 100}));
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(Status().state(), v1::GAME_STATE_RUNNING);
+  EXPECT_TRUE(WaitUntil([&] { return absl::StrContains(instance_->ReadLog(), "rejoined game"); },
+                        absl::Seconds(2)))
+      << instance_->ReadLog();
 }
 
 TEST_F(PairSecretPlaneTest, ARunningGameTakesOnlyTheAuthenticatedPing) {
