@@ -20,8 +20,10 @@ void Reply(httplib::Response& res, int status, absl::string_view body) {
 
 }  // namespace
 
-HttpPlane::HttpPlane(GameEngine& engine)
-    : engine_(engine), server_(std::make_unique<GuardedHttpServer>(GuardedHttpServer::Limits{})) {
+HttpPlane::HttpPlane(GameEngine& engine, PingGuard* guard)
+    : engine_(engine),
+      guard_(guard),
+      server_(std::make_unique<GuardedHttpServer>(GuardedHttpServer::Limits{})) {
   httplib::Server& server = *server_;
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1'000'000);
@@ -34,6 +36,9 @@ HttpPlane::HttpPlane(GameEngine& engine)
     absl::StatusOr<std::optional<GamePing>> ping = query.ok() ? ParsePing(*query) : query.status();
     if (!ping.ok()) return Reply(res, 400, absl::StrCat(ping.status().message(), "\n"));
     if (!ping->has_value()) return Reply(res, 200, "pong");  // liveness: changes nothing
+    if (guard_ != nullptr && !guard_->Admit(**ping, query->mac)) {
+      return Reply(res, 403, "game ping not authenticated: missing or wrong mac\n");
+    }
     const PingVerdict verdict = engine_.OnPing(**ping);
     if (verdict.kind == PingVerdict::kRefused) {
       return Reply(res, 409, absl::StrCat(verdict.reason, "\n"));

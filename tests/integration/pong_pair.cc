@@ -35,7 +35,7 @@ int TestLeadMs() {
   return env != nullptr && absl::SimpleAtoi(env, &lead) && lead > 0 ? lead : 150;
 }
 
-std::string Instance::grpc_address() const { return absl::StrCat("127.0.0.1:", grpc_port); }
+std::string Instance::grpc_address() const { return absl::StrCat(setup.host, ":", grpc_port); }
 
 v1::GameStatus Instance::Status() const {
   grpc::ClientContext context;
@@ -95,15 +95,29 @@ std::string Describe(const RunResult& r) {
 }
 
 PongPair::PongPair(std::string control_token_file)
-    : control_token_file_(std::move(control_token_file)) {
+    : PongPair(std::move(control_token_file), InstanceSetup(), InstanceSetup()) {}
+
+PongPair::PongPair(std::string control_token_file, InstanceSetup first_setup,
+                   InstanceSetup second_setup)
+    : PongPair([&] {
+        PairOptions options;
+        options.control_token_file = std::move(control_token_file);
+        options.first_setup = std::move(first_setup);
+        options.second_setup = std::move(second_setup);
+        return options;
+      }()) {}
+
+PongPair::PongPair(PairOptions options) : options_(std::move(options)) {
+  first.setup = options_.first_setup;
+  second.setup = options_.second_setup;
   std::string pattern =
       (std::filesystem::temp_directory_path() / "pong-integration-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return;
   dir = pattern;
   first.name = "first";
   second.name = "second";
-  if (!control_token_file_.empty()) {
-    const std::string token(absl::StripAsciiWhitespace(ReadFile(control_token_file_)));
+  if (!options_.control_token_file.empty()) {
+    const std::string token(absl::StripAsciiWhitespace(ReadFile(options_.control_token_file)));
     first.token = token;
     second.token = token;
   }
@@ -124,30 +138,56 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
   const std::string ports_file = absl::StrCat(dir, "/", instance.name, ".ports");
   std::filesystem::remove(ports_file);
   instance.log_path = absl::StrCat(dir, "/", instance.name, ".log");
-  std::vector<std::string> argv = {PONG_SERVER_PATH,
-                                   "--name=" + instance.name,
-                                   absl::StrCat("--http_port=", instance.http_port),
-                                   absl::StrCat("--grpc_port=", instance.grpc_port),
-                                   absl::StrCat("--peer=127.0.0.1:", peer_http_port),
-                                   "--log_file=" + instance.log_path,
-                                   "--ports_file=" + ports_file};
-  if (!control_token_file_.empty()) argv.push_back("--control_token_file=" + control_token_file_);
-  instance.process = std::make_unique<Child>(argv);
+  const InstanceSetup& setup = instance.setup;
+  std::vector<std::string> argv = setup.launcher;
+  for (std::string arg : {setup.server_path, "--name=" + instance.name,
+                          absl::StrCat("--http_port=", instance.http_port),
+                          absl::StrCat("--grpc_port=", instance.grpc_port),
+                          absl::StrCat("--peer=", setup.peer_host, ":", peer_http_port),
+                          "--log_file=" + instance.log_path, "--ports_file=" + ports_file}) {
+    argv.push_back(std::move(arg));
+  }
+  if (!setup.bind.empty()) argv.push_back("--bind=" + setup.bind);
+  if (!options_.control_token_file.empty()) {
+    argv.push_back("--control_token_file=" + options_.control_token_file);
+  }
+  if (!options_.tls_cert.empty()) {
+    argv.push_back("--tls_cert=" + options_.tls_cert);
+    argv.push_back("--tls_key=" + options_.tls_key);
+  }
+  const std::vector<std::string>& flags =
+      &instance == &first ? options_.first_flags : options_.second_flags;
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  instance.process = std::make_unique<Child>(argv, setup.env);
   if (!WaitFor([&] { return GrpcPortFrom(ports_file) != 0; }, std::chrono::seconds(10))) {
     return false;
   }
   instance.grpc_port = GrpcPortFrom(ports_file);
-  instance.stub = v1::GameControl::NewStub(
-      grpc::CreateChannel(instance.grpc_address(), grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFile(options_.tls_ca);
+    credentials = grpc::SslCredentials(ssl);
+  }
+  instance.stub =
+      v1::GameControl::NewStub(grpc::CreateChannel(instance.grpc_address(), credentials));
   return true;
 }
 
-RunResult PongPair::Cli(const std::vector<std::string>& args) const {
+std::vector<std::string> PongPair::CliArgv(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {PONG_CLI_PATH, "--first=" + first.grpc_address(),
                                    "--second=" + second.grpc_address(),
                                    absl::StrCat("--lead_ms=", TestLeadMs())};
+  if (!options_.control_token_file.empty()) {
+    argv.push_back("--token_file=" + options_.control_token_file);
+  }
+  if (!options_.tls_ca.empty()) argv.push_back("--tls_ca=" + options_.tls_ca);
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv);
+  return argv;
+}
+
+RunResult PongPair::Cli(const std::vector<std::string>& args) const {
+  return RunCommand(CliArgv(args));
 }
 
 }  // namespace pong::testing

@@ -12,9 +12,20 @@
 
 namespace pong::testing {
 
+// How an instance is run. The defaults: pong-server on 127.0.0.1, peer on 127.0.0.1.
+struct InstanceSetup {
+  std::string server_path = PONG_SERVER_PATH;
+  std::vector<std::string> launcher;    // put before the server, e.g. {"ip", "netns", "exec", "x"}
+  std::vector<std::string> env;         // "NAME=value" added to the server's environment
+  std::string bind;                     // --bind; empty: the server's default (127.0.0.1)
+  std::string host = "127.0.0.1";       // where the tests reach its gRPC plane
+  std::string peer_host = "127.0.0.1";  // where it reaches its peer's HTTP plane (--peer)
+};
+
 // One real pong-server process on free ports, logging to a file of its own.
 struct Instance {
   std::string name;
+  InstanceSetup setup;
   int http_port = 0;
   int grpc_port = 0;
   std::string log_path;
@@ -48,27 +59,49 @@ std::vector<uint64_t> Received(const Instance& instance);
 // Exit code and both streams of a command, for a failure message.
 std::string Describe(const RunResult& r);
 
+// How a PongPair's servers are started, beyond ports and logs.
+struct PairOptions {
+  // Both servers get it as --control_token_file (so it must be mode 0600); Status() sends
+  // its token.
+  std::string control_token_file;
+  // TLS on the control plane: both servers get --tls_cert and --tls_key; Status() and
+  // Cli() trust tls_ca.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  // More flags for one server, e.g. --pair_secret_file.
+  std::vector<std::string> first_flags;
+  std::vector<std::string> second_flags;
+  // How each server is run (binary, launcher, environment, addresses).
+  InstanceSetup first_setup;
+  InstanceSetup second_setup;
+};
+
 // Two pong-server processes that play against each other, in a fresh temporary folder.
-// Stops both (SIGTERM) when it goes. With a control_token_file, both servers get it as
-// --control_token_file (so it must be mode 0600) and Status() sends its token.
+// Stops both (SIGTERM) when it goes.
 class PongPair {
  public:
   explicit PongPair(std::string control_token_file = "");
+  PongPair(std::string control_token_file, InstanceSetup first_setup, InstanceSetup second_setup);
+  explicit PongPair(PairOptions options);
   ~PongPair();
 
   // Starts (or restarts) one instance on its ports; false if it did not come up in time.
   bool StartInstance(Instance& instance, int peer_http_port);
   bool ok() const { return ok_; }
 
-  // Runs the real pong-cli against both instances.
+  // Runs the real pong-cli against both instances (with --token_file when the pair has a
+  // control token); later flags in `args` override earlier ones (e.g. --lead_ms).
   RunResult Cli(const std::vector<std::string>& args) const;
+  // The command line Cli runs.
+  std::vector<std::string> CliArgv(const std::vector<std::string>& args) const;
 
   Instance first;
   Instance second;
   std::string dir;
 
  private:
-  std::string control_token_file_;
+  PairOptions options_;
   bool ok_ = false;
 };
 

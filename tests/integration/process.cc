@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -87,9 +88,20 @@ RunResult RunCommand(const std::vector<std::string>& args, std::chrono::millisec
   return result;
 }
 
-Child::Child(const std::vector<std::string>& args) {
+Child::Child(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> merged;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& extra) {
+      return extra.compare(0, name.size(), name) == 0;
+    });
+    if (!replaced) merged.push_back(entry);
+  }
+  merged.insert(merged.end(), env.begin(), env.end());
   std::vector<char*> argv = ToArgv(args);
-  if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  std::vector<char*> envp = ToArgv(merged);
+  if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
 }
 
 Child::~Child() { Kill(); }

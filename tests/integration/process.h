@@ -24,7 +24,8 @@ RunResult RunCommand(const std::vector<std::string>& argv,
 // A child process that is killed (SIGKILL) when this object goes, if still running.
 class Child {
  public:
-  explicit Child(const std::vector<std::string>& argv);
+  // `env`: "NAME=value" entries added to (or replacing those of) this process's environment.
+  explicit Child(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

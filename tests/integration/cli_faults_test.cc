@@ -1,0 +1,267 @@
+// Fault 5 of issue 3: pong-cli killed while its command is scheduled, and two pong-clis
+// at once with conflicting commands. The instances must always end in the same state,
+// and every CLI's exit code must tell the truth about its own command.
+#include <signal.h>
+
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/faults_util.h"
+
+namespace pong::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* StateName(v1::GameState state) {
+  switch (state) {
+    case v1::GAME_STATE_IDLE:
+      return "IDLE";
+    case v1::GAME_STATE_RUNNING:
+      return "RUNNING";
+    case v1::GAME_STATE_PAUSED:
+      return "PAUSED";
+    default:
+      return "?";
+  }
+}
+
+// Both answered and neither has a command pending.
+bool Settled(const PongPair& pair) {
+  for (const Instance* instance : {&pair.first, &pair.second}) {
+    const v1::GameStatus status = instance->Status();
+    if (status.state() == v1::GAME_STATE_UNSPECIFIED ||
+        !status.pending_command().command_id().empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "" when both are in the same state of the same game, else both states.
+std::string Disagreement(const PongPair& pair) {
+  const v1::GameStatus a = pair.first.Status();
+  const v1::GameStatus b = pair.second.Status();
+  if (a.state() == b.state() && a.game_id() == b.game_id()) return "";
+  return absl::StrCat("first ", StateName(a.state()), " game ", a.game_id(), ", second ",
+                      StateName(b.state()), " game ", b.game_id());
+}
+
+// pong-cli in the background, its output thrown away (sh execs it: the pid is pong-cli's).
+std::unique_ptr<Child> SpawnCli(const PongPair& pair, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" >/dev/null 2>&1", "pong-cli"};
+  for (std::string& arg : pair.CliArgv(args)) argv.push_back(std::move(arg));
+  return std::make_unique<Child>(argv);
+}
+
+// How an instance's log says the command `id` ended: "applied", "no-op", or "" (scheduled
+// then cancelled, rejected, or never seen).
+std::string Fate(const Instance& instance, const std::string& id) {
+  const std::string log = instance.Log();
+  const std::string tag = " id=" + id;
+  for (size_t at = log.find(tag); at != std::string::npos; at = log.find(tag, at + 1)) {
+    const absl::string_view rest = absl::string_view(log).substr(at + tag.size());
+    if (absl::StartsWith(rest, " applied")) return "applied";
+    if (absl::StartsWith(rest, ": no-op")) return "no-op";
+  }
+  return "";
+}
+
+// Kills pong-cli once both instances have accepted its command, long before effective_at:
+// both still apply it, at effective_at, and agree.
+TEST(CliKilledTest, AfterBothAcceptedBothApplyAtEffectiveAt) {
+  PongPair pair;
+  ASSERT_TRUE(pair.ok());
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"start", "50"}, {"pause"}, {"resume"}, {"stop"}}) {
+    SCOPED_TRACE(command[0]);
+    std::unique_ptr<Child> cli = SpawnCli(pair, [&] {
+      std::vector<std::string> args = {"--lead_ms=2500"};
+      args.insert(args.end(), command.begin(), command.end());
+      return args;
+    }());
+    std::string id;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          id = pair.first.Status().pending_command().command_id();
+          return !id.empty() && pair.second.Status().pending_command().command_id() == id;
+        },
+        std::chrono::seconds(5)))
+        << "the command was not scheduled on both\n"
+        << BothLogs(pair);
+    ASSERT_TRUE(cli->Running()) << "pong-cli ended before effective_at";
+    cli->Kill();
+    EXPECT_THAT(pair.first.Log(), HasSubstr("id=" + id + " scheduled for"));
+    EXPECT_THAT(pair.second.Log(), HasSubstr("id=" + id + " scheduled for"));
+    ASSERT_TRUE(WaitFor(
+        [&] { return Fate(pair.first, id) == "applied" && Fate(pair.second, id) == "applied"; },
+        std::chrono::seconds(5)))
+        << BothLogs(pair);
+    ASSERT_TRUE(WaitFor([&] { return Settled(pair); }));
+    EXPECT_EQ(Disagreement(pair), "");
+    if (command[0] == "start") {
+      EXPECT_TRUE(WaitFor([&] { return MaxSeq(pair) >= 3; }, std::chrono::seconds(5)));
+    }
+  }
+  EXPECT_EQ(pair.first.Status().state(), v1::GAME_STATE_IDLE);
+  EXPECT_EQ(OneBallProblems(pair), "") << BothLogs(pair);
+}
+
+// pong-cli killed at a random moment of its run, 50 times, whatever the command: the two
+// instances always end in the same state.
+TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
+  PongPair pair;
+  ASSERT_TRUE(pair.ok());
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  std::vector<std::string> disagreements;
+  int killed_mid_run = 0;
+  for (int round = 0; round < 50; ++round) {
+    std::vector<std::string> args = {"--lead_ms=100"};
+    const v1::GameState state = pair.first.Status().state();
+    const bool coin = std::bernoulli_distribution(0.5)(rng);
+    if (state == v1::GAME_STATE_IDLE) {
+      args.insert(args.end(), {"start", "20"});
+    } else {
+      args.push_back(coin ? "stop" : state == v1::GAME_STATE_RUNNING ? "pause" : "resume");
+    }
+    const auto delay =
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 250'000)(rng));
+    std::unique_ptr<Child> cli = SpawnCli(pair, args);
+    std::this_thread::sleep_for(delay);  // the fault: a kill at a random moment
+    if (cli->Running()) ++killed_mid_run;
+    cli->Kill();
+    ASSERT_TRUE(WaitFor([&] { return Settled(pair); }, std::chrono::seconds(3))) << BothLogs(pair);
+    const std::string disagreement = Disagreement(pair);
+    if (!disagreement.empty()) {
+      disagreements.push_back(absl::StrCat("round ", round, " (", absl::StrJoin(args, " "),
+                                           ", killed after ", delay.count(),
+                                           " us): ", disagreement));
+      SetUpCli(pair, {"stop"});  // both IDLE again (stop is a no-op on an idle instance)
+    }
+  }
+  std::cout << "[ MEASURED ] 50 rounds, pong-cli killed mid-run in " << killed_mid_run
+            << ", instances disagreed after " << disagreements.size() << "\n";
+  EXPECT_GE(killed_mid_run, 25) << "most kills must land while pong-cli runs";
+  EXPECT_THAT(disagreements, ::testing::IsEmpty()) << absl::StrJoin(disagreements, "\n");
+}
+
+// Two pong-clis at once with conflicting commands, 100 rounds, at the default lead of
+// 100 ms. Each CLI's exit code must tell the truth about its own command, from both logs:
+// 0 => it took effect (or already was in effect) on both; 1 => it changed nothing;
+// 3 => it took effect on exactly one. After each round both instances must be in the
+// same state, unless a CLI said exit 3 (announced, with how to recover); those rounds
+// are counted and printed.
+//
+// KNOWN PRODUCT ISSUE (seen on a loaded machine, about 1 round in 100 with --lead_ms=60):
+// an instance accepts a command but its answer reaches pong-cli after the answer deadline
+// (lead/2); pong-cli then cancels on both, and the cancel reaches that instance after
+// effective_at ("already took effect"): the command is in effect on one instance only
+// (exit 3). Once fixed, make `half_applied` an error here.
+TEST(ConcurrentCliTest, ConflictingCommandsLeaveBothAgreedAndEveryExitCodeTrue) {
+  PongPair pair;
+  ASSERT_TRUE(pair.ok());
+  constexpr char kLead[] = "--lead_ms=100";
+  struct Race {
+    v1::GameState from;
+    std::vector<std::string> a, b;
+  };
+  const std::vector<Race> races = {
+      {v1::GAME_STATE_IDLE, {"start", "20"}, {"stop"}},
+      {v1::GAME_STATE_RUNNING, {"pause"}, {"stop"}},
+      {v1::GAME_STATE_RUNNING, {"pause"}, {"resume"}},
+      {v1::GAME_STATE_PAUSED, {"pause"}, {"resume"}},
+      {v1::GAME_STATE_PAUSED, {"stop"}, {"resume"}},
+      {v1::GAME_STATE_RUNNING, {"stop"}, {"start", "30"}},
+  };
+  // Brings both to `state`, one command at a time (again when one is refused under load).
+  auto bring_to = [&](v1::GameState state) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      if (Disagreement(pair).empty() && pair.first.Status().state() == state) return true;
+      const v1::GameState now = pair.first.Status().state();
+      std::vector<std::string> args = {kLead};
+      if (!Disagreement(pair).empty() || state == v1::GAME_STATE_IDLE) {
+        args.push_back("stop");
+      } else if (now == v1::GAME_STATE_IDLE) {
+        args.insert(args.end(), {"start", "20"});
+      } else {
+        args.push_back(state == v1::GAME_STATE_PAUSED ? "pause" : "resume");
+      }
+      pair.Cli(args);
+    }
+    return false;
+  };
+  const auto began = std::chrono::steady_clock::now();
+  int exits[4] = {0, 0, 0, 0};
+  std::vector<std::string> half_applied;
+  for (int round = 0; round < 100; ++round) {
+    const Race& race = races[round % races.size()];
+    ASSERT_TRUE(bring_to(race.from)) << "round " << round << ": cannot prepare\n" << BothLogs(pair);
+    RunResult ra, rb;
+    std::vector<std::string> args_a = {kLead, "--json"}, args_b = {kLead, "--json"};
+    args_a.insert(args_a.end(), race.a.begin(), race.a.end());
+    args_b.insert(args_b.end(), race.b.begin(), race.b.end());
+    std::thread other([&] { rb = pair.Cli(args_b); });
+    ra = pair.Cli(args_a);
+    other.join();
+    ASSERT_TRUE(WaitFor([&] { return Settled(pair); }, std::chrono::seconds(3)));
+    const std::string what =
+        absl::StrCat("round ", round, ": ", absl::StrJoin(race.a, " "), " / ",
+                     absl::StrJoin(race.b, " "), " from ", StateName(race.from));
+    bool announced = false;
+    for (const RunResult* r : {&ra, &rb}) {
+      const std::string id = JsonField(r->out, "command_id");
+      ASSERT_FALSE(id.empty()) << what << ": no command_id in\n" << r->out << r->err;
+      std::string fates[2];
+      // pong-cli has confirmed what it reports; the logs may lag by a moment.
+      WaitFor(
+          [&] {
+            fates[0] = Fate(pair.first, id);
+            fates[1] = Fate(pair.second, id);
+            const int applied = (fates[0] == "applied") + (fates[1] == "applied");
+            return r->exit_code == 1 ||
+                   (r->exit_code == 0 && !fates[0].empty() && !fates[1].empty()) ||
+                   (r->exit_code == 3 && applied == 1);
+          },
+          std::chrono::seconds(2));
+      const int applied = (fates[0] == "applied") + (fates[1] == "applied");
+      const std::string detail = absl::StrCat(what, ": exit ", r->exit_code, ", first ", fates[0],
+                                              ", second ", fates[1], "\n", r->out, r->err);
+      if (r->exit_code >= 0 && r->exit_code <= 3) ++exits[r->exit_code];
+      if (r->exit_code == 0) {
+        EXPECT_TRUE(!fates[0].empty() && !fates[1].empty()) << detail;
+      } else if (r->exit_code == 1) {
+        EXPECT_EQ(applied, 0) << detail;
+      } else if (r->exit_code == 3) {
+        EXPECT_EQ(applied, 1) << detail;
+        announced = true;
+        half_applied.push_back(detail);
+      } else {
+        ADD_FAILURE() << "unexpected exit code: " << detail;
+      }
+    }
+    const std::string disagreement = Disagreement(pair);
+    if (!announced) {
+      ASSERT_EQ(disagreement, "") << what << " (no CLI said exit 3)\n"
+                                  << ra.out << ra.err << rb.out << rb.err;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::cout << "[ MEASURED ] 100 rounds of two conflicting pong-clis in " << seconds
+            << " s: " << exits[0] << " exit 0, " << exits[1] << " exit 1, " << exits[3]
+            << " exit 3 (in effect on one instance only)\n";
+  for (const std::string& detail : half_applied) std::cout << "[ HALF-APPLIED ] " << detail << "\n";
+  EXPECT_GT(exits[0], 0);
+  EXPECT_GT(exits[1], 0) << "no conflict ever happened: the test proves nothing";
+}
+
+}  // namespace
+}  // namespace pong::testing
