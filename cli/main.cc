@@ -58,8 +58,17 @@ int Main(const std::vector<std::string>& args) {
     }
     token = *std::move(read);
   }
-  GrpcControlClient first(parsed->first, token);
-  GrpcControlClient second(parsed->second, token);
+  std::string tls_ca;
+  if (!parsed->tls_ca.empty()) {
+    absl::StatusOr<std::string> read = ReadTlsCaFile(parsed->tls_ca);
+    if (!read.ok()) {
+      std::fputs(RenderUsageError(read.status()).c_str(), stderr);
+      return kExitUsage;
+    }
+    tls_ca = *std::move(read);
+  }
+  GrpcControlClient first(parsed->first, token, tls_ca);
+  GrpcControlClient second(parsed->second, token, tls_ca);
   RealClock clock;
   FanoutOptions options;
   options.lead = parsed->lead;

@@ -151,6 +151,17 @@ void GameEngine::BallLoop() {
   }
 }
 
-void GameEngine::OnEvent(const GameEvent& event) { log_.Write(clock_.WallNow(), event.text); }
+void GameEngine::OnEvent(const GameEvent& event) {
+  // Anyone who can reach the HTTP port can cause these as fast as it can send; the game's
+  // own lines (pings sent and received, commands, peer errors) are always written.
+  switch (event.kind) {
+    case GameEvent::kPingRefused:
+      return log_.WriteLimited("ping refused", clock_.WallNow(), event.text);
+    case GameEvent::kPingDuplicate:
+      return log_.WriteLimited("ping duplicate", clock_.WallNow(), event.text);
+    default:
+      return log_.Write(clock_.WallNow(), event.text);
+  }
+}
 
 }  // namespace pong
