@@ -43,6 +43,12 @@ ABSL_FLAG(std::string, token_file, "",
           "--control_token_file); every call carries it. Without the flag, $PONG_TOKEN_FILE "
           "if set.");
 
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM file of the CA that signed the instances' certificates (started with "
+          "--tls_cert): talk TLS to them, checking their certificate against it and the "
+          "host in --first and --second. Without it, plain gRPC. Without the flag, "
+          "$PONG_TLS_CA if set.");
+
 namespace pong::cli {
 namespace {
 
@@ -51,15 +57,15 @@ constexpr int64_t kMaxLeadMs = 30'000;
 constexpr int64_t kMinTimeoutMs = 1;
 constexpr int64_t kMaxTimeoutMs = 60'000;
 // The order --help lists them in; every other name is an unknown flag.
-constexpr const char* kFlagNames[] = {"first",      "second", "lead_ms",
-                                      "timeout_ms", "json",   "token_file"};
+constexpr const char* kFlagNames[] = {"first", "second",     "lead_ms", "timeout_ms",
+                                      "json",  "token_file", "tls_ca"};
 constexpr absl::string_view kCommands = "start, pause, resume, stop or status";
 
 // What --help shows as the value of a flag.
 absl::string_view ValueName(absl::string_view flag) {
   if (flag == "first" || flag == "second") return "=HOST:PORT";
   if (flag == "json") return "";
-  if (flag == "token_file") return "=PATH";
+  if (flag == "token_file" || flag == "tls_ca") return "=PATH";
   return "=MS";
 }
 
@@ -158,7 +164,9 @@ absl::Status ValidateAddress(absl::string_view source, absl::string_view address
   absl::string_view host = address.substr(0, colon);
   const absl::string_view port = address.substr(colon + 1);
   if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) return error();
-  if (host.empty() || (host.find(':') != absl::string_view::npos && address[0] != '[')) {
+  // 253 characters: the longest DNS name (an address literal is shorter).
+  if (host.empty() || host.size() > 253 ||
+      (host.find(':') != absl::string_view::npos && address[0] != '[')) {
     return error();
   }
   for (char c : host) {
@@ -237,6 +245,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
         return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       }
     }
+    // Which of two addresses (or lead times) was meant cannot be guessed; a switch may be
+    // flipped back (--json ... --nojson).
+    if (!flag->IsOfType<bool>() && given.count(name) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " is given more than once"));
+    }
     std::string error;
     if (!flag->ParseFrom(*value, &error)) return BadFlagValue(name, *value);
     given[std::string(name)] = *value;
@@ -280,15 +293,24 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
         "the first and second instance have the same address ", Quote(*first),
         "; set --first and --second (or PONG_FIRST and PONG_SECOND) to two instances"));
   }
-  parsed.token_file = absl::GetFlag(FLAGS_token_file);
-  if (!given.contains("token_file")) {
-    if (std::optional<std::string> from_env = env("PONG_TOKEN_FILE"); from_env) {
-      parsed.token_file = *from_env;
+  // A file flag beats its environment variable; given, it must name a file.
+  const auto path = [&](const char* name, const char* env_name,
+                        std::string flag_value) -> absl::StatusOr<std::string> {
+    if (given.contains(name)) {
+      if (flag_value.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a path"));
+      }
+      return flag_value;
     }
-  }
-  if (given.contains("token_file") && parsed.token_file.empty()) {
-    return absl::InvalidArgumentError("--token_file needs a path");
-  }
+    return env(env_name).value_or(flag_value);
+  };
+  absl::StatusOr<std::string> token_file =
+      path("token_file", "PONG_TOKEN_FILE", absl::GetFlag(FLAGS_token_file));
+  if (!token_file.ok()) return token_file.status();
+  parsed.token_file = *std::move(token_file);
+  absl::StatusOr<std::string> tls_ca = path("tls_ca", "PONG_TLS_CA", absl::GetFlag(FLAGS_tls_ca));
+  if (!tls_ca.ok()) return tls_ca.status();
+  parsed.tls_ca = *std::move(tls_ca);
   parsed.first = *std::move(first);
   parsed.second = *std::move(second);
 
@@ -317,6 +339,21 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const
         parsed.verb == Verb::kStart ? " takes one argument, pong_time_ms" : " takes no arguments"));
   }
   return parsed;
+}
+
+absl::StatusOr<std::string> ReadTlsCaFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the --tls_ca file ", Quote(path), ": ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (content.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the --tls_ca file ", Quote(path), " holds no PEM certificate"));
+  }
+  return content.str();
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
@@ -374,10 +411,12 @@ std::string UsageText() {
       "  PONG_FIRST, PONG_SECOND  default for --first and --second; the flags override\n"
       "                           them, and an empty variable counts as unset\n"
       "  PONG_TOKEN_FILE          default for --token_file; the flag overrides it\n"
+      "  PONG_TLS_CA              default for --tls_ca; the flag overrides it\n"
       "\n"
       "Exit codes:\n"
       "  0  done on both instances (status: both answered)\n"
-      "  1  refused by an instance, or one could not be reached: nothing changed\n"
+      "  1  refused by an instance, or one could not be reached (also: plain gRPC to\n"
+      "     an instance that serves TLS, or TLS to one that does not): nothing changed\n"
       "     (status: an instance did not answer)\n"
       "  2  usage error: unknown command or flag, bad or missing argument\n"
       "  3  in effect on one instance only, or unknown on one (it could be neither\n"

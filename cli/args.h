@@ -27,6 +27,7 @@ struct ParsedArgs {
   absl::Duration timeout;  // deadline of status calls
   bool json = false;
   std::string token_file;  // empty: calls carry no token
+  std::string tls_ca;      // empty: plain gRPC; else TLS, trusting this PEM file's CA
 };
 
 // Reads an environment variable; nullopt when unset.
@@ -47,6 +48,10 @@ std::optional<std::string> GetEnv(const char* name);
 // The token in the --token_file at `path`, surrounding whitespace trimmed;
 // INVALID_ARGUMENT with one line when it cannot be read or is empty.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+// The PEM content of the --tls_ca file at `path`; INVALID_ARGUMENT with one line when it
+// cannot be read or holds no PEM certificate.
+absl::StatusOr<std::string> ReadTlsCaFile(const std::string& path);
 
 // The text of --help.
 std::string UsageText();

@@ -9,14 +9,16 @@
 
 namespace pong::cli {
 
-// ControlClient over gRPC: an insecure channel to HOST:PORT and the generated blocking
-// stub, with a fresh ClientContext and deadline per call (and the control token, if any). Blocking
-// calls fit here: the CLI has no reactor to keep free, and the fan-out gives each instance its own
-// thread. Thread-safe, like the stub.
+// ControlClient over gRPC: a channel to HOST:PORT (plain, or TLS with a CA) and the
+// generated blocking stub, with a fresh ClientContext and deadline per call (and the control
+// token, if any). Blocking calls fit here: the CLI has no reactor to keep free, and the fan-out
+// gives each instance its own thread. Thread-safe, like the stub.
 class GrpcControlClient final : public ControlClient {
  public:
-  // token empty: calls carry no authorization metadata.
-  explicit GrpcControlClient(const std::string& address, std::string token = "");
+  // token empty: calls carry no authorization metadata. tls_ca_pem empty: plain gRPC;
+  // otherwise TLS, trusting that CA for the instance's certificate.
+  explicit GrpcControlClient(const std::string& address, std::string token = "",
+                             const std::string& tls_ca_pem = "");
 
   absl::StatusOr<v1::CommandResult> Submit(const CommandRequest& request,
                                            absl::Time deadline) override;
@@ -29,6 +31,7 @@ class GrpcControlClient final : public ControlClient {
 
   std::unique_ptr<v1::GameControl::Stub> stub_;
   const std::string token_;
+  const bool tls_;
 };
 
 }  // namespace pong::cli

@@ -17,49 +17,55 @@ namespace pong {
 namespace {
 
 constexpr absl::string_view kBearer = "Bearer ";
-// Far above any sensible token; keeps a wrong path (a device, a huge file) from hurting.
-constexpr size_t kMaxTokenFileSize = 4096;
 
-absl::Status Unreadable(const std::string& path, absl::string_view why) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("--control_token_file ", path, " cannot be read: ", why));
+absl::Status Unreadable(absl::string_view flag, const std::string& path, absl::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(flag, " ", path, " cannot be read: ", why));
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadControlTokenFile(const std::string& path) {
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path,
+                                         const FlagFileRules& rules) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Unreadable(path, std::strerror(errno));
+  if (fd < 0) return Unreadable(flag, path, std::strerror(errno));
   std::string content;
   struct stat info {};
   const auto fail = [&](absl::Status status) {
     close(fd);
     return status;
   };
-  if (fstat(fd, &info) != 0) return fail(Unreadable(path, std::strerror(errno)));
-  if (!S_ISREG(info.st_mode)) return fail(Unreadable(path, "not a regular file"));
-  if ((info.st_mode & 077) != 0) {
+  if (fstat(fd, &info) != 0) return fail(Unreadable(flag, path, std::strerror(errno)));
+  if (!S_ISREG(info.st_mode)) return fail(Unreadable(flag, path, "not a regular file"));
+  if ((info.st_mode & rules.forbidden_mode) != 0) {
     return fail(absl::FailedPreconditionError(
-        absl::StrFormat("--control_token_file %s is readable by group or others (mode %04o); "
-                        "chmod 600 it",
-                        path, info.st_mode & 07777)));
+        absl::StrFormat("%s %s is readable by %s (mode %04o); chmod %o it", flag, path,
+                        (rules.forbidden_mode & 070) != 0 ? "group or others" : "others",
+                        info.st_mode & 07777, info.st_mode & 07777 & ~rules.forbidden_mode)));
   }
-  char buffer[kMaxTokenFileSize + 1];
+  // Reads a byte past the limit, to tell a file of exactly max_size from a larger one.
+  std::string buffer(rules.max_size + 1, '\0');
   ssize_t n = 0;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > kMaxTokenFileSize) {
-      return fail(Unreadable(path, absl::StrCat("larger than ", kMaxTokenFileSize, " bytes")));
+  while ((n = read(fd, buffer.data(), buffer.size())) > 0) {
+    content.append(buffer.data(), static_cast<size_t>(n));
+    if (content.size() > rules.max_size) {
+      return fail(Unreadable(flag, path, absl::StrCat("larger than ", rules.max_size, " bytes")));
     }
   }
-  if (n < 0) return fail(Unreadable(path, std::strerror(errno)));
+  if (n < 0) return fail(Unreadable(flag, path, std::strerror(errno)));
   close(fd);
-  const std::string token(absl::StripAsciiWhitespace(content));
-  if (token.empty()) {
+  return content;
+}
+
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view flag, const std::string& path) {
+  // Far above any sensible secret; keeps a wrong path (a device, a huge file) from hurting.
+  absl::StatusOr<std::string> content = ReadFlagFile(flag, path, FlagFileRules{4096, 077});
+  if (!content.ok()) return content.status();
+  std::string secret(absl::StripAsciiWhitespace(*content));
+  if (secret.empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("--control_token_file ", path, " is empty; put the token in it"));
+        absl::StrCat(flag, " ", path, " is empty; put the secret in it"));
   }
-  return token;
+  return secret;
 }
 
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {

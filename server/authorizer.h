@@ -3,6 +3,7 @@
 
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
+#include <sys/types.h>
 
 #include <string>
 
@@ -12,10 +13,24 @@
 
 namespace pong {
 
-// The control token in `path`, with surrounding whitespace trimmed. FAILED_PRECONDITION
-// when the file cannot be read, is empty, or grants any permission to group or others:
-// a token others can read protects nothing. The message names the path, never the token.
-absl::StatusOr<std::string> ReadControlTokenFile(const std::string& path);
+// What a file named by a flag may be: at most max_size bytes, and none of the
+// forbidden_mode bits set (e.g. 077: no permission at all for group or others).
+struct FlagFileRules {
+  size_t max_size = 4096;
+  mode_t forbidden_mode = 077;
+};
+
+// The content of the regular file `path` given to `flag` (e.g. "--tls_cert").
+// FAILED_PRECONDITION naming the flag and the path, never the content, when it cannot be
+// read, is not a regular file, is too large or has a forbidden permission.
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path,
+                                         const FlagFileRules& rules);
+
+// A secret (--control_token_file, --pair_secret_file): the file's content with
+// surrounding whitespace trimmed. Besides ReadFlagFile's reasons, FAILED_PRECONDITION when
+// it is empty or grants any permission to group or others: a secret others can read
+// protects nothing.
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view flag, const std::string& path);
 
 // a == b in a time that depends on the lengths only, never on where the bytes differ.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);

@@ -10,6 +10,13 @@ namespace {
 // The kernel's default 50 us timer slack would be added to every deadline.
 void TightenTimerSlack() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 
+// httplib's server polls a kept-alive connection about 100 times a second while it idles
+// (for up to its 1 s keep-alive timeout). So the ball thread closes its connection to the
+// peer when it will idle long: after each ping of a game this slow (each instance sends
+// every 2 x pong_time_ms) and once the game is paused or over. Reconnecting costs one
+// loopback connect at the next ping; faster games keep the connection.
+constexpr int64_t kCloseLinkFromPongTimeMs = 250;
+
 // Waits for `cv` until `deadline`, or without end when there is none.
 void WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
              const std::optional<MonoTime>& deadline) {
@@ -116,10 +123,18 @@ void GameEngine::CommandLoop() {
 
 void GameEngine::BallLoop() {
   TightenTimerSlack();
+  bool link_open = false;  // whether the peer link may hold a connection
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     const std::optional<MonoTime> deadline = game_.NextPingDeadline();
     if (!deadline || clock_.Now() < *deadline) {
+      if (link_open && game_.state() != GameState::kRunning) {
+        link_open = false;
+        lock.unlock();
+        peer_.Close();
+        lock.lock();
+        continue;
+      }
       WaitFor(ball_cv_, lock, deadline);
       continue;
     }
@@ -128,12 +143,25 @@ void GameEngine::BallLoop() {
     if (!ping) continue;
     lock.unlock();
     const SendResult result = peer_.Send(ping->ping);
+    link_open = ping->ping.pong_time_ms < kCloseLinkFromPongTimeMs;
+    if (!link_open) peer_.Close();
     lock.lock();
     const double jitter01 = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
     game_.OnSendResult(*ping, result, clock_.Read(), jitter01);
   }
 }
 
-void GameEngine::OnEvent(const GameEvent& event) { log_.Write(clock_.WallNow(), event.text); }
+void GameEngine::OnEvent(const GameEvent& event) {
+  // Anyone who can reach the HTTP port can cause these as fast as it can send; the game's
+  // own lines (pings sent and received, commands, peer errors) are always written.
+  switch (event.kind) {
+    case GameEvent::kPingRefused:
+      return log_.WriteLimited("ping refused", clock_.WallNow(), event.text);
+    case GameEvent::kPingDuplicate:
+      return log_.WriteLimited("ping duplicate", clock_.WallNow(), event.text);
+    default:
+      return log_.Write(clock_.WallNow(), event.text);
+  }
+}
 
 }  // namespace pong

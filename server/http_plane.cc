@@ -5,14 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/ping.h"
+#include "server/guarded_http_server.h"
 #include "server/ping_query.h"
 
 namespace pong {
 namespace {
 
 constexpr char kTextPlain[] = "text/plain";
-// A game ping has no body; anything larger is refused with 413 before it is read.
-constexpr size_t kMaxBody = 1024;
 
 void Reply(httplib::Response& res, int status, absl::string_view body) {
   res.status = status;
@@ -21,22 +20,25 @@ void Reply(httplib::Response& res, int status, absl::string_view body) {
 
 }  // namespace
 
-HttpPlane::HttpPlane(GameEngine& engine)
-    : engine_(engine), server_(std::make_unique<httplib::Server>()) {
+HttpPlane::HttpPlane(GameEngine& engine, PingGuard* guard)
+    : engine_(engine),
+      guard_(guard),
+      server_(std::make_unique<GuardedHttpServer>(GuardedHttpServer::Limits{})) {
   httplib::Server& server = *server_;
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1'000'000);
-  // An idle kept-alive connection holds a worker (polling every 10 ms) and makes stop()
-  // wait for it; closing it after 1 s bounds both. The peer link reconnects by itself.
+  // An idle kept-alive connection holds a thread (waking every 100 ms to see a stop) and
+  // makes stop() wait for it; closing it after 1 s bounds both. The peer link reconnects.
   server.set_keep_alive_timeout(1);
-  server.set_read_timeout(std::chrono::seconds(5));
-  server.set_payload_max_length(kMaxBody);
 
   server.Get("/ping", [this](const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<PingQuery> query = ReadPingQuery(req.params);
     absl::StatusOr<std::optional<GamePing>> ping = query.ok() ? ParsePing(*query) : query.status();
     if (!ping.ok()) return Reply(res, 400, absl::StrCat(ping.status().message(), "\n"));
     if (!ping->has_value()) return Reply(res, 200, "pong");  // liveness: changes nothing
+    if (guard_ != nullptr && !guard_->Admit(**ping, query->mac)) {
+      return Reply(res, 403, "game ping not authenticated: missing or wrong mac\n");
+    }
     const PingVerdict verdict = engine_.OnPing(**ping);
     if (verdict.kind == PingVerdict::kRefused) {
       return Reply(res, 409, absl::StrCat(verdict.reason, "\n"));
@@ -75,7 +77,7 @@ HttpPlane::~HttpPlane() { Stop(); }
 absl::StatusOr<int> HttpPlane::Bind(const std::string& host, int port) {
   const int bound =
       port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) {
+  if (bound <= 0 || !server_->WidenListenQueue()) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen for HTTP on ", host, ":", port, " (in use?)"));
   }

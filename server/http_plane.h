@@ -7,18 +7,19 @@
 
 #include "absl/status/statusor.h"
 #include "server/engine.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/ping_auth.h"
 
 namespace pong {
 
-// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine.
+class GuardedHttpServer;
+
+// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine;
+// with a guard (a pair secret), only those it admits, the others get 403. Hostile clients
+// meet the limits of GuardedHttpServer.
 // Bind, then Start from one thread; Stop from any thread, once.
 class HttpPlane {
  public:
-  explicit HttpPlane(GameEngine& engine);
+  explicit HttpPlane(GameEngine& engine, PingGuard* guard = nullptr);
   ~HttpPlane();  // stops if still running
 
   // Binds host:port (port 0 picks a free one) and returns the bound port.
@@ -29,7 +30,8 @@ class HttpPlane {
 
  private:
   GameEngine& engine_;
-  std::unique_ptr<httplib::Server> server_;
+  PingGuard* const guard_;  // null: no pair secret
+  std::unique_ptr<GuardedHttpServer> server_;
   std::thread thread_;
 };
 

@@ -44,8 +44,8 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
   return HostPort{std::string(text.substr(0, colon)), port};
 }
 
-HttpPeerLink::HttpPeerLink(const HostPort& peer)
-    : client_(std::make_unique<httplib::Client>(peer.host, peer.port)) {
+HttpPeerLink::HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> mac)
+    : client_(std::make_unique<httplib::Client>(peer.host, peer.port)), mac_(std::move(mac)) {
   client_->set_keep_alive(true);
   client_->set_tcp_nodelay(true);
   client_->set_connection_timeout(std::chrono::milliseconds(250));
@@ -57,10 +57,16 @@ HttpPeerLink::~HttpPeerLink() = default;
 
 void HttpPeerLink::Interrupt() { client_->stop(); }
 
+void HttpPeerLink::Close() { client_->stop(); }
+
 SendResult HttpPeerLink::Send(const GamePing& ping) {
   path_.clear();
   absl::StrAppend(&path_, "/ping?game=", ping.game_id, "&seq=", ping.seq,
                   "&ms=", ping.pong_time_ms);
+  if (mac_ != nullptr) {
+    const PingMacHex mac = mac_->Sign(ping);
+    absl::StrAppend(&path_, "&mac=", absl::string_view(mac.data(), mac.size()));
+  }
   const auto start = std::chrono::steady_clock::now();
   if (start - last_used_ > kIdleReconnect) client_->stop();  // closes an idle connection
   httplib::Result res = client_->Get(path_);

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/game.h"
+#include "server/ping_auth.h"
 
 namespace httplib {
 class Client;
@@ -30,22 +31,29 @@ class PeerLink {
   virtual SendResult Send(const GamePing& ping) = 0;
   // Makes a Send in progress on another thread return at once (for shutdown).
   virtual void Interrupt() {}
+  // Closes a kept-alive connection that will idle for long; the next Send opens another.
+  // Called by the thread that sends.
+  virtual void Close() {}
 };
 
-// GET /ping?game=..&seq=..&ms=.. over one kept-alive connection with Nagle off; it
-// reconnects by itself when the peer closed the connection or restarted.
+// GET /ping?game=..&seq=..&ms=.. (and &mac=.. with a pair secret) over one kept-alive
+// connection with Nagle off; it reconnects by itself when the peer closed the connection
+// or restarted.
 // The peer's HTTP plane closes a connection idle for 1 s; one idle for kIdleReconnect is
 // closed here first, so a ping never races the peer's close.
 inline constexpr std::chrono::milliseconds kIdleReconnect{750};
 class HttpPeerLink final : public PeerLink {
  public:
-  explicit HttpPeerLink(const HostPort& peer);
+  // mac null: pings carry no mac (no pair secret).
+  explicit HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> mac = nullptr);
   ~HttpPeerLink() override;
   SendResult Send(const GamePing& ping) override;
   void Interrupt() override;
+  void Close() override;
 
  private:
   std::unique_ptr<httplib::Client> client_;
+  const std::unique_ptr<PingMac> mac_;
   std::string path_;  // reused buffer
   std::chrono::steady_clock::time_point last_used_{};
 };

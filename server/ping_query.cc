@@ -26,7 +26,7 @@ absl::StatusOr<PingQuery> ReadPingQuery(const httplib::Params& params) {
   PingQuery query;
   for (const auto& [name, field] :
        {std::pair{"game", &PingQuery::game}, std::pair{"seq", &PingQuery::seq},
-        std::pair{"ms", &PingQuery::ms}}) {
+        std::pair{"ms", &PingQuery::ms}, std::pair{"mac", &PingQuery::mac}}) {
     absl::StatusOr<std::optional<absl::string_view>> value = Param(params, name);
     if (!value.ok()) return value.status();
     query.*field = *value;

@@ -8,7 +8,7 @@
 
 namespace pong {
 
-// The game, seq and ms parameters of a /ping request as httplib decoded them. A repeated
+// The game, seq, ms and mac parameters of a /ping request as httplib decoded them. A repeated
 // parameter is ambiguous and counts as malformed (INVALID_ARGUMENT). The views point into
 // `params`. Apart from the HTTP plane so the query path can be fuzzed without a socket.
 absl::StatusOr<PingQuery> ReadPingQuery(const httplib::Params& params);

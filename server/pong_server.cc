@@ -10,26 +10,69 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/tls_files.h"
 
 namespace pong {
+namespace {
+
+// The token file's rules, and long enough that a mac seen on the network does not give
+// the secret away to an offline guess.
+absl::StatusOr<std::string> ReadPairSecret(const std::string& path) {
+  absl::StatusOr<std::string> secret = ReadSecretFile("--pair_secret_file", path);
+  if (secret.ok() && secret->size() < kMinPairSecretLength) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--pair_secret_file ", path, " holds ", secret->size(),
+                     " characters; a pair secret needs at least ", kMinPairSecretLength));
+  }
+  return secret;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOptions& options,
                                                               const Clock& clock,
                                                               std::unique_ptr<PeerLink> peer) {
   std::string token;
   if (!options.control_token_file.empty()) {
-    absl::StatusOr<std::string> read = ReadControlTokenFile(options.control_token_file);
+    absl::StatusOr<std::string> read =
+        ReadSecretFile("--control_token_file", options.control_token_file);
     if (!read.ok()) return read.status();
     token = *std::move(read);
   }
+  // Two macs under the pair secret: the peer link's thread signs with one, the HTTP
+  // plane's workers verify with the other.
+  std::unique_ptr<PingMac> signer;
+  std::unique_ptr<PingMac> verifier;
+  if (!options.pair_secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadPairSecret(options.pair_secret_file);
+    if (!secret.ok()) return secret.status();
+    for (std::unique_ptr<PingMac>* mac : {&signer, &verifier}) {
+      absl::StatusOr<std::unique_ptr<PingMac>> made = PingMac::Create(*secret);
+      if (!made.ok()) return made.status();
+      *mac = *std::move(made);
+    }
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    absl::StatusOr<TlsKeyCert> tls = ReadTlsKeyCert(options.tls_cert_file, options.tls_key_file);
+    if (!tls.ok()) return tls.status();
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({tls->private_key, tls->cert_chain});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
   std::unique_ptr<PongServer> server(new PongServer());
-  absl::StatusOr<std::unique_ptr<EventLog>> log = EventLog::Open(options.log_file, options.name);
+  absl::StatusOr<std::unique_ptr<EventLog>> log =
+      EventLog::Open(options.log_file, options.name, options.log_micros);
   if (!log.ok()) return log.status();
   server->log_ = std::move(*log);
-  server->peer_ = peer ? std::move(peer) : std::make_unique<HttpPeerLink>(options.peer);
+  server->peer_ =
+      peer ? std::move(peer) : std::make_unique<HttpPeerLink>(options.peer, std::move(signer));
   server->engine_ = std::make_unique<GameEngine>(clock, *server->peer_, *server->log_);
 
-  server->http_ = std::make_unique<HttpPlane>(*server->engine_);
+  if (verifier) {
+    server->ping_guard_ = std::make_unique<PingGuard>(std::move(verifier), *server->log_);
+  }
+  server->http_ = std::make_unique<HttpPlane>(*server->engine_, server->ping_guard_.get());
   absl::StatusOr<int> http_port = server->http_->Bind(options.bind, options.http_port);
   if (!http_port.ok()) return http_port.status();
   server->http_port_ = *http_port;
@@ -45,8 +88,11 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(absl::StrCat(options.bind, ":", options.grpc_port),
-                           grpc::InsecureServerCredentials(), &server->grpc_port_);
+  // Every request is a few hundred bytes at most (a command_id is up to 128 characters);
+  // a bigger one is RESOURCE_EXHAUSTED before it reaches a handler.
+  builder.SetMaxReceiveMessageSize(kMaxControlRequestBytes);
+  builder.AddListeningPort(absl::StrCat(options.bind, ":", options.grpc_port), credentials,
+                           &server->grpc_port_);
   builder.RegisterService(server->service_.get());
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
@@ -64,7 +110,9 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
       absl::Now(),
       absl::StrCat("listening http=", options.bind, ":", server->http_port_, " grpc=", options.bind,
                    ":", server->grpc_port_, " peer=", options.peer.ToString(),
-                   options.control_token_file.empty() ? "" : " control=token"));
+                   options.control_token_file.empty() ? "" : " control=token",
+                   options.tls_cert_file.empty() ? "" : " control=tls",
+                   options.pair_secret_file.empty() ? "" : " pings=mac"));
   return server;
 }
 

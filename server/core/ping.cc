@@ -1,5 +1,8 @@
 #include "server/core/ping.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <limits>
 
 #include "absl/status/status.h"
@@ -40,6 +43,22 @@ absl::Status ValidatePongTimeMs(int64_t pong_time_ms) {
         absl::StrCat("pong_time_ms must be from 0 to ", kMaxPongTimeMs, ", got ", pong_time_ms));
   }
   return absl::OkStatus();
+}
+
+absl::string_view PingMacMessage(const GamePing& ping, PingMacBuffer& buffer) {
+  constexpr absl::string_view kVersion = "pong-ping-v1\n";
+  char* out = buffer.data();
+  char* const end = buffer.data() + buffer.size();
+  std::memcpy(out, kVersion.data(), kVersion.size());
+  out += kVersion.size();
+  const size_t id_length = std::min(ping.game_id.size(), kGameIdLength);
+  std::memcpy(out, ping.game_id.data(), id_length);
+  out += id_length;
+  *out++ = '\n';
+  out = std::to_chars(out, end, ping.seq).ptr;
+  *out++ = '\n';
+  out = std::to_chars(out, end, ping.pong_time_ms).ptr;
+  return absl::string_view(buffer.data(), static_cast<size_t>(out - buffer.data()));
 }
 
 absl::StatusOr<std::optional<GamePing>> ParsePing(const PingQuery& query) {

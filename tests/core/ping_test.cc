@@ -20,7 +20,7 @@ constexpr absl::string_view kGame = "0123456789abcdef0123456789abcdef";
 
 PingQuery Query(std::optional<absl::string_view> game, std::optional<absl::string_view> seq,
                 std::optional<absl::string_view> ms) {
-  return PingQuery{game, seq, ms};
+  return PingQuery{game, seq, ms, std::nullopt};
 }
 
 // Expects INVALID_ARGUMENT with a one-line reason naming `field`.

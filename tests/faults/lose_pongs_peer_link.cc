@@ -25,6 +25,7 @@ class LosePongsPeerLink final : public PeerLink {
     return result;
   }
   void Interrupt() override { link_.Interrupt(); }
+  void Close() override { link_.Close(); }
 
  private:
   HttpPeerLink link_;

@@ -62,7 +62,7 @@ void FuzzValues(uint8_t present, absl::string_view rest) {
     rest.remove_prefix(end == absl::string_view::npos ? rest.size() : end + 1);
     if (present & (1u << i)) values[i] = value;
   }
-  CheckParse(PingQuery{values[0], values[1], values[2]});
+  CheckParse(PingQuery{values[0], values[1], values[2], std::nullopt});
 }
 
 void FuzzQueryString(absl::string_view text) {
@@ -72,12 +72,14 @@ void FuzzQueryString(absl::string_view text) {
   const auto count = [&](const char* name) { return params.count(name); };
   if (!query.ok()) {
     PONG_FUZZ_CHECK(query.status().code() == absl::StatusCode::kInvalidArgument);
-    PONG_FUZZ_CHECK(count("game") > 1 || count("seq") > 1 || count("ms") > 1);
+    PONG_FUZZ_CHECK(count("game") > 1 || count("seq") > 1 || count("ms") > 1 ||
+                    count("mac") > 1);
     return;
   }
   PONG_FUZZ_CHECK(query->game.has_value() == (count("game") == 1));
   PONG_FUZZ_CHECK(query->seq.has_value() == (count("seq") == 1));
   PONG_FUZZ_CHECK(query->ms.has_value() == (count("ms") == 1));
+  PONG_FUZZ_CHECK(query->mac.has_value() == (count("mac") == 1));
   CheckParse(*query);
 }
 

@@ -99,17 +99,25 @@ PongPair::PongPair(std::string control_token_file)
 
 PongPair::PongPair(std::string control_token_file, InstanceSetup first_setup,
                    InstanceSetup second_setup)
-    : control_token_file_(std::move(control_token_file)) {
-  first.setup = std::move(first_setup);
-  second.setup = std::move(second_setup);
+    : PongPair([&] {
+        PairOptions options;
+        options.control_token_file = std::move(control_token_file);
+        options.first_setup = std::move(first_setup);
+        options.second_setup = std::move(second_setup);
+        return options;
+      }()) {}
+
+PongPair::PongPair(PairOptions options) : options_(std::move(options)) {
+  first.setup = options_.first_setup;
+  second.setup = options_.second_setup;
   std::string pattern =
       (std::filesystem::temp_directory_path() / "pong-integration-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return;
   dir = pattern;
   first.name = "first";
   second.name = "second";
-  if (!control_token_file_.empty()) {
-    const std::string token(absl::StripAsciiWhitespace(ReadFile(control_token_file_)));
+  if (!options_.control_token_file.empty()) {
+    const std::string token(absl::StripAsciiWhitespace(ReadFile(options_.control_token_file)));
     first.token = token;
     second.token = token;
   }
@@ -140,14 +148,29 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
     argv.push_back(std::move(arg));
   }
   if (!setup.bind.empty()) argv.push_back("--bind=" + setup.bind);
-  if (!control_token_file_.empty()) argv.push_back("--control_token_file=" + control_token_file_);
+  if (!options_.control_token_file.empty()) {
+    argv.push_back("--control_token_file=" + options_.control_token_file);
+  }
+  if (!options_.tls_cert.empty()) {
+    argv.push_back("--tls_cert=" + options_.tls_cert);
+    argv.push_back("--tls_key=" + options_.tls_key);
+  }
+  const std::vector<std::string>& flags =
+      &instance == &first ? options_.first_flags : options_.second_flags;
+  argv.insert(argv.end(), flags.begin(), flags.end());
   instance.process = std::make_unique<Child>(argv, setup.env);
   if (!WaitFor([&] { return GrpcPortFrom(ports_file) != 0; }, std::chrono::seconds(10))) {
     return false;
   }
   instance.grpc_port = GrpcPortFrom(ports_file);
-  instance.stub = v1::GameControl::NewStub(
-      grpc::CreateChannel(instance.grpc_address(), grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFile(options_.tls_ca);
+    credentials = grpc::SslCredentials(ssl);
+  }
+  instance.stub =
+      v1::GameControl::NewStub(grpc::CreateChannel(instance.grpc_address(), credentials));
   return true;
 }
 
@@ -155,7 +178,10 @@ std::vector<std::string> PongPair::CliArgv(const std::vector<std::string>& args)
   std::vector<std::string> argv = {PONG_CLI_PATH, "--first=" + first.grpc_address(),
                                    "--second=" + second.grpc_address(),
                                    absl::StrCat("--lead_ms=", TestLeadMs())};
-  if (!control_token_file_.empty()) argv.push_back("--token_file=" + control_token_file_);
+  if (!options_.control_token_file.empty()) {
+    argv.push_back("--token_file=" + options_.control_token_file);
+  }
+  if (!options_.tls_ca.empty()) argv.push_back("--tls_ca=" + options_.tls_ca);
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -59,13 +59,31 @@ std::vector<uint64_t> Received(const Instance& instance);
 // Exit code and both streams of a command, for a failure message.
 std::string Describe(const RunResult& r);
 
+// How a PongPair's servers are started, beyond ports and logs.
+struct PairOptions {
+  // Both servers get it as --control_token_file (so it must be mode 0600); Status() sends
+  // its token.
+  std::string control_token_file;
+  // TLS on the control plane: both servers get --tls_cert and --tls_key; Status() and
+  // Cli() trust tls_ca.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  // More flags for one server, e.g. --pair_secret_file.
+  std::vector<std::string> first_flags;
+  std::vector<std::string> second_flags;
+  // How each server is run (binary, launcher, environment, addresses).
+  InstanceSetup first_setup;
+  InstanceSetup second_setup;
+};
+
 // Two pong-server processes that play against each other, in a fresh temporary folder.
-// Stops both (SIGTERM) when it goes. With a control_token_file, both servers get it as
-// --control_token_file (so it must be mode 0600) and Status() sends its token.
+// Stops both (SIGTERM) when it goes.
 class PongPair {
  public:
   explicit PongPair(std::string control_token_file = "");
   PongPair(std::string control_token_file, InstanceSetup first_setup, InstanceSetup second_setup);
+  explicit PongPair(PairOptions options);
   ~PongPair();
 
   // Starts (or restarts) one instance on its ports; false if it did not come up in time.
@@ -83,7 +101,7 @@ class PongPair {
   std::string dir;
 
  private:
-  std::string control_token_file_;
+  PairOptions options_;
   bool ok_ = false;
 };
 

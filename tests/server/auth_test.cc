@@ -181,22 +181,23 @@ TEST(ConstantTimeEqualsTest, ComparesContentAndLength) {
   EXPECT_FALSE(ConstantTimeEquals("ab", absl::string_view("ab\0", 3)));
 }
 
-TEST(ReadControlTokenFileTest, TrimsAndRefusesBadFiles) {
+TEST(ReadSecretFileTest, TrimsAndRefusesBadFiles) {
   TempDir dir;
-  absl::StatusOr<std::string> token = ReadControlTokenFile(dir.Write("ok", " tok en \n", 0600));
+  absl::StatusOr<std::string> token =
+      ReadSecretFile("--control_token_file", dir.Write("ok", " tok en \n", 0600));
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(*token, "tok en");
-  token = ReadControlTokenFile(dir.Write("owner-only", "t", 0400));
+  token = ReadSecretFile("--control_token_file", dir.Write("owner-only", "t", 0400));
   EXPECT_TRUE(token.ok()) << token.status();
 
-  token = ReadControlTokenFile(dir.Write("open", "t", 0644));
+  token = ReadSecretFile("--control_token_file", dir.Write("open", "t", 0644));
   EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(token.status().message(), HasSubstr("(mode 0644); chmod 600 it"));
-  token = ReadControlTokenFile(dir.Write("group", "t", 0610));
+  token = ReadSecretFile("--control_token_file", dir.Write("group", "t", 0610));
   EXPECT_THAT(token.status().message(), HasSubstr("chmod 600"));
-  token = ReadControlTokenFile(dir.Write("empty", " \n\t", 0600));
+  token = ReadSecretFile("--control_token_file", dir.Write("empty", " \n\t", 0600));
   EXPECT_THAT(token.status().message(), HasSubstr("is empty"));
-  token = ReadControlTokenFile(dir.path() + "/missing");
+  token = ReadSecretFile("--control_token_file", dir.path() + "/missing");
   EXPECT_THAT(token.status().message(), HasSubstr("cannot be read"));
 }
 

@@ -18,6 +18,22 @@ SendResult FakePeerLink::Send(const GamePing& ping) {
   return result;
 }
 
+void FakePeerLink::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++close_count_;
+  sent_at_last_close_ = sent_.size();
+}
+
+size_t FakePeerLink::close_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return close_count_;
+}
+
+size_t FakePeerLink::sent_at_last_close() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sent_at_last_close_;
+}
+
 void FakePeerLink::SetDefaultResult(SendResult result) {
   std::lock_guard<std::mutex> lock(mu_);
   default_result_ = std::move(result);

@@ -28,6 +28,8 @@ class FakePeerLink final : public PeerLink {
   explicit FakePeerLink(const Clock& clock);
 
   SendResult Send(const GamePing& ping) override ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts the calls, and each ping sent so far is marked as followed by one.
+  void Close() override ABSL_LOCKS_EXCLUDED(mu_);
 
   // The answer to every send once the queue is empty.
   void SetDefaultResult(SendResult result) ABSL_LOCKS_EXCLUDED(mu_);
@@ -36,6 +38,9 @@ class FakePeerLink final : public PeerLink {
 
   std::vector<Sent> sent() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t sent_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t close_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Pings sent when Close was last called (0 before any call).
+  size_t sent_at_last_close() const ABSL_LOCKS_EXCLUDED(mu_);
   // True once at least `count` pings were sent, false if `timeout` passed first.
   bool WaitForSent(size_t count, absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -48,6 +53,8 @@ class FakePeerLink final : public PeerLink {
   std::vector<Sent> sent_ ABSL_GUARDED_BY(mu_);
   std::deque<SendResult> queued_ ABSL_GUARDED_BY(mu_);
   SendResult default_result_ ABSL_GUARDED_BY(mu_);
+  size_t close_count_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t sent_at_last_close_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pong::testing

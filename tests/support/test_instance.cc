@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<TestInstance>> TestInstance::Start(TestInstanceOp
   server_options.peer = options.peer;
   server_options.log_file = instance->log_path_.string();
   server_options.control_token_file = options.control_token_file;
+  server_options.pair_secret_file = options.pair_secret_file;
   auto peer = std::make_unique<FakePeerLink>(instance->clock_);
   instance->peer_ = peer.get();
   absl::StatusOr<std::unique_ptr<PongServer>> server =

@@ -21,6 +21,8 @@ struct TestInstanceOptions {
   HostPort peer{"127.0.0.1", 8082};
   // ServerOptions::control_token_file: empty, GameControl asks for no token.
   std::string control_token_file;
+  // ServerOptions::pair_secret_file: empty, game pings need no mac.
+  std::string pair_secret_file;
 };
 
 // One pong server in this process on 127.0.0.1 with free ports, a real clock, a

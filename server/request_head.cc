@@ -1,0 +1,78 @@
+#include "server/request_head.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+
+namespace pong {
+
+RequestHeadScanner::Verdict RequestHeadScanner::Feed(absl::string_view bytes) {
+  for (const char c : bytes) {
+    if (verdict_ != Verdict::kReading) break;
+    if (++bytes_ > max_head_bytes_) {
+      verdict_ = in_request_line_ ? Verdict::kRequestLineTooLong : Verdict::kHeadTooLarge;
+      break;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    if (in_request_line_) {
+      if (byte == '\n') {
+        in_request_line_ = false;
+      } else if (byte != '\r' && (byte < 0x20 || byte >= 0x7f)) {
+        // A request line is method, target and version: printable ASCII and spaces.
+        verdict_ = Verdict::kMalformed;
+      }
+    } else if (byte == '\n') {
+      if (line_.empty()) {
+        EndHead();
+      } else {
+        EndHeaderLine();
+      }
+    } else if (byte != '\r') {
+      line_.push_back(c);
+    }
+  }
+  return verdict_;
+}
+
+void RequestHeadScanner::EndHeaderLine() {
+  const size_t colon = line_.find(':');
+  const absl::string_view line = line_;
+  const absl::string_view name = line.substr(0, colon);
+  const absl::string_view value =
+      colon == std::string::npos ? "" : absl::StripAsciiWhitespace(line.substr(colon + 1));
+  if (absl::EqualsIgnoreCase(name, "Content-Length")) {
+    // Two that differ would let two parsers see two different requests.
+    if (content_length_ && *content_length_ != value) malformed_ = true;
+    content_length_ = std::string(value);
+  } else if (absl::EqualsIgnoreCase(name, "Transfer-Encoding")) {
+    transfer_encoding_ = true;
+  }
+  line_.clear();
+}
+
+void RequestHeadScanner::EndHead() {
+  uint64_t length = 0;
+  if (malformed_ || (content_length_ &&
+                     (content_length_->empty() || !absl::ascii_isdigit(content_length_->front()) ||
+                      !absl::SimpleAtoi(*content_length_, &length)))) {
+    verdict_ = Verdict::kMalformed;
+  } else if (transfer_encoding_) {
+    verdict_ = Verdict::kLengthRequired;
+  } else if (length > max_body_bytes_) {
+    verdict_ = Verdict::kBodyTooLarge;
+  } else {
+    verdict_ = Verdict::kComplete;
+  }
+}
+
+void RequestHeadScanner::Reset() {
+  bytes_ = 0;
+  in_request_line_ = true;
+  line_.clear();
+  content_length_.reset();
+  transfer_encoding_ = false;
+  malformed_ = false;
+  verdict_ = Verdict::kReading;
+}
+
+}  // namespace pong
