@@ -297,7 +297,8 @@ TEST_F(HostileTest, AFloodOfRefusedPingsIsSummarisedInTheLog) {
   uint64_t logged = 0;
   uint64_t suppressed = 0;
   for (const LogLine& line : ReadLog(pair_.first.log_path)) {
-    if (line.at < from) continue;
+    // Log stamps are truncated to the millisecond: a line of `from`'s millisecond counts.
+    if (line.at <= from - absl::Milliseconds(1)) continue;
     if (line.text.rfind("ping refused seq=2: unknown game", 0) == 0) ++logged;
     const std::vector<uint64_t> n = SeqsOf({line}, "suppressed ", " similar lines (ping refused) ");
     if (!n.empty()) suppressed += n[0];

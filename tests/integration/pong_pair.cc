@@ -4,6 +4,7 @@
 #include <grpcpp/security/credentials.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -32,7 +33,7 @@ int GrpcPortFrom(const std::string& ports_file) {
 int TestLeadMs() {
   const char* env = std::getenv("PONG_TEST_LEAD_MS");
   int lead = 0;
-  return env != nullptr && absl::SimpleAtoi(env, &lead) && lead > 0 ? lead : 150;
+  return env != nullptr && absl::SimpleAtoi(env, &lead) && lead > 0 ? lead : 250;
 }
 
 std::string Instance::grpc_address() const { return absl::StrCat(setup.host, ":", grpc_port); }
@@ -175,13 +176,22 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
 }
 
 std::vector<std::string> PongPair::CliArgv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {PONG_CLI_PATH, "--first=" + first.grpc_address(),
-                                   "--second=" + second.grpc_address(),
-                                   absl::StrCat("--lead_ms=", TestLeadMs())};
-  if (!options_.control_token_file.empty()) {
-    argv.push_back("--token_file=" + options_.control_token_file);
-  }
-  if (!options_.tls_ca.empty()) argv.push_back("--tls_ca=" + options_.tls_ca);
+  // pong-cli refuses a flag given twice: a default here yields to the same flag in args.
+  auto given = [&](absl::string_view flag) {
+    return std::any_of(args.begin(), args.end(), [&](const std::string& arg) {
+      return absl::StartsWith(arg, absl::StrCat("--", flag, "=")) ||
+             arg == absl::StrCat("--", flag);
+    });
+  };
+  std::vector<std::string> argv = {PONG_CLI_PATH};
+  auto add_default = [&](absl::string_view flag, const std::string& value) {
+    if (!value.empty() && !given(flag)) argv.push_back(absl::StrCat("--", flag, "=", value));
+  };
+  add_default("first", first.grpc_address());
+  add_default("second", second.grpc_address());
+  add_default("lead_ms", std::to_string(TestLeadMs()));
+  add_default("token_file", options_.control_token_file);
+  add_default("tls_ca", options_.tls_ca);
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -91,7 +91,7 @@ class PongPair {
   bool ok() const { return ok_; }
 
   // Runs the real pong-cli against both instances (with --token_file when the pair has a
-  // control token); later flags in `args` override earlier ones (e.g. --lead_ms).
+  // control token); a flag in `args` replaces the default one (e.g. --lead_ms).
   RunResult Cli(const std::vector<std::string>& args) const;
   // The command line Cli runs.
   std::vector<std::string> CliArgv(const std::vector<std::string>& args) const;
@@ -105,7 +105,7 @@ class PongPair {
   bool ok_ = false;
 };
 
-// --lead_ms for the CLI in tests: PONG_TEST_LEAD_MS, or 150 (sanitizer builds are slower).
+// --lead_ms for the CLI in tests: PONG_TEST_LEAD_MS, or 250 (room for a loaded machine).
 int TestLeadMs();
 
 }  // namespace pong::testing

@@ -149,7 +149,8 @@ TEST_F(RestartTest, AHolderThatDiesLeavesTheBallLostAndStopThenStartRecover) {
   EXPECT_EQ(pair_.second.Status().state(), v1::GAME_STATE_RUNNING);
   ASSERT_TRUE(WaitFor([&] { return Logged(pair_.second, "ball lost: "); }));
   EXPECT_THAT(pair_.second.Log(), HasSubstr("pong-cli stop && pong-cli start 1000"));
-  EXPECT_THAT(pair_.second.Log(), HasSubstr("probe seq=2: "));
+  EXPECT_TRUE(WaitFor([&] { return Logged(pair_.second, "probe seq=2: "); }))
+      << pair_.second.Log();  // the log is written by a thread of its own
 
   // pong-cli status says so, and how to recover.
   const RunResult status = pair_.Cli({"status"});
