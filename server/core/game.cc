@@ -548,19 +548,14 @@ void Game::OnSendResult(const OutboundPing& sent, const SendResult& result, Inst
       ball_ = Ball::kAtPeer;
       peer_due_ = now.mono + pong_time_;
     }
-    peer_.reachable = true;
-    peer_.consecutive_failures = 0;
-    peer_.last_rtt = ToAbsl(result.rtt);
+    NotePeer(result, jitter01);
     Emit(GameEvent::kPongReceived,
          absl::StrCat("pong received seq=", sent.ping.seq, " rtt=", FormatMillis(result.rtt)));
     return;
   }
   if (ball_moved_on) return;
-  // A peer that answered with a refusal is reachable; the ball is still ours to deliver.
-  peer_.reachable = result.kind == SendResult::kRefused;
-  ++peer_.consecutive_failures;
-  peer_.last_error = result.error;
-  const nanoseconds wait = RetryWait(peer_.consecutive_failures, jitter01);
+  // The ball is still ours to deliver.
+  const nanoseconds wait = NotePeer(result, jitter01);
   HoldBall(now.mono, wait);
   Emit(GameEvent::kPeerError,
        absl::StrCat(
@@ -577,21 +572,30 @@ void Game::OnProbeResult(const OutboundPing& sent, const SendResult& result, Ins
     // restarted and rejoined with it. Either way the ball is at the peer once more.
     ball_ = Ball::kAtPeer;
     peer_due_ = now.mono + pong_time_;
-    peer_.reachable = true;
-    peer_.consecutive_failures = 0;
-    peer_.last_rtt = ToAbsl(result.rtt);
+    NotePeer(result, jitter01);
     Emit(GameEvent::kPongReceived,
          absl::StrCat("pong received seq=", sent.ping.seq, " rtt=", FormatMillis(result.rtt),
                       " (probe): the peer has the game; waiting for its ping"));
     return;
   }
-  peer_.reachable = result.kind == SendResult::kRefused;
-  ++peer_.consecutive_failures;
-  peer_.last_error = result.error;
-  const nanoseconds wait = RetryWait(peer_.consecutive_failures, jitter01);
+  const nanoseconds wait = NotePeer(result, jitter01);
   probe_due_ = now.mono + wait;
   Emit(GameEvent::kPeerError, absl::StrCat("probe seq=", sent.ping.seq, ": ", result.error,
                                            "; again in ", FormatMillis(wait)));
+}
+
+nanoseconds Game::NotePeer(const SendResult& result, double jitter01) {
+  if (result.kind == SendResult::kDelivered) {
+    peer_.reachable = true;
+    peer_.consecutive_failures = 0;
+    peer_.last_rtt = ToAbsl(result.rtt);
+    return nanoseconds(0);
+  }
+  // A peer that answered with a refusal is reachable.
+  peer_.reachable = result.kind == SendResult::kRefused;
+  ++peer_.consecutive_failures;
+  peer_.last_error = result.error;
+  return RetryWait(peer_.consecutive_failures, jitter01);
 }
 
 absl::Time Game::WallOf(MonoTime t, Instant now) const { return now.wall + ToAbsl(t - now.mono); }

@@ -224,6 +224,8 @@ class Game {
   bool StartsWith(const GamePing& ping, Instant now) const;
   // The ball is ours; the next ping goes out after `wait` (kept as time left while paused).
   void HoldBall(MonoTime from, std::chrono::nanoseconds wait);
+  // What a send's result says of the peer; on a failure, the wait before the next try.
+  std::chrono::nanoseconds NotePeer(const SendResult& result, double jitter01);
   // The ball is lost and the next probe (our last ping again) waits for probe_due_.
   bool ProbeDue() const;
   void OnProbeResult(const OutboundPing& sent, const SendResult& result, Instant now,

@@ -72,8 +72,7 @@ void FuzzQueryString(absl::string_view text) {
   const auto count = [&](const char* name) { return params.count(name); };
   if (!query.ok()) {
     PONG_FUZZ_CHECK(query.status().code() == absl::StatusCode::kInvalidArgument);
-    PONG_FUZZ_CHECK(count("game") > 1 || count("seq") > 1 || count("ms") > 1 ||
-                    count("mac") > 1);
+    PONG_FUZZ_CHECK(count("game") > 1 || count("seq") > 1 || count("ms") > 1 || count("mac") > 1);
     return;
   }
   PONG_FUZZ_CHECK(query->game.has_value() == (count("game") == 1));
