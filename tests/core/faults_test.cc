@@ -20,6 +20,7 @@
 #include "server/core/game.h"
 #include "server/core/ping.h"
 #include "tests/core/fake_clock.h"
+#include "tests/core/two_games.h"
 
 namespace pong {
 namespace {
@@ -72,22 +73,10 @@ class LossyTable {
   // their owners' timers would.
   void RunUntil(absl::Duration until) {
     const MonoTime end = FakeClock::kStartMono + ToChrono(until);
-    for (int steps = 0; steps < 1'000'000; ++steps) {
-      std::optional<MonoTime> next;
-      for (Game* g : {&first_, &second_}) {
-        for (std::optional<MonoTime> d : {g->NextCommandDeadline(), g->NextPingDeadline()}) {
-          if (d && (!next || *d < *next)) next = d;
-        }
-      }
-      if (!next || *next > end) {
-        clock_->AdvanceTo(end);
-        Step();
-        return;
-      }
-      clock_->AdvanceTo(*next);
-      Step();
+    if (!RunDeadlines(
+            *clock_, first_, second_, end, [this] { Step(); }, 1'000'000)) {
+      ADD_FAILURE() << "the games never settled";
     }
-    ADD_FAILURE() << "the games never settled";
   }
 
  private:

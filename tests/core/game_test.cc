@@ -21,6 +21,7 @@
 #include "server/core/clock.h"
 #include "server/core/ping.h"
 #include "tests/core/fake_clock.h"
+#include "tests/core/two_games.h"
 
 namespace pong {
 
@@ -1884,22 +1885,10 @@ class Table {
 
   // Wakes at every deadline of either game up to `until`, as their owners' timers would.
   void RunUntil(absl::Duration until) {
-    for (int steps = 0; steps < 100'000; ++steps) {
-      std::optional<MonoTime> next;
-      for (Game* game : {&first_, &second_}) {
-        for (std::optional<MonoTime> d : {game->NextCommandDeadline(), game->NextPingDeadline()}) {
-          if (d && (!next || *d < *next)) next = d;
-        }
-      }
-      if (!next || *next > MonoAt(until)) {
-        clock_->AdvanceTo(MonoAt(until));
-        Step();
-        return;
-      }
-      clock_->AdvanceTo(*next);
-      Step();
+    if (!RunDeadlines(
+            *clock_, first_, second_, MonoAt(until), [this] { Step(); }, 100'000)) {
+      ADD_FAILURE() << "the games never settled";
     }
-    ADD_FAILURE() << "the games never settled";
   }
 
  private:
