@@ -20,16 +20,24 @@ std::string FormatMillis(nanoseconds d) {
   return absl::StrFormat("%.3f ms", static_cast<double>(d.count()) / 1e6);
 }
 
-// The wait before retrying after `failures` failures in a row: kRetryBase doubling, capped
-// at kRetryCap, jittered by +/- kRetryJitter (jitter01 uniform in [0, 1]) and still capped.
-nanoseconds RetryWait(uint64_t failures, double jitter01) {
+// The wait after `failures` failures in a row: base doubling, capped at cap.
+nanoseconds Backoff(uint64_t failures, nanoseconds base, nanoseconds cap) {
   const int doublings =
       static_cast<int>(std::min<uint64_t>(std::max<uint64_t>(failures, 1) - 1, 16));
-  const nanoseconds step = std::min<nanoseconds>(kRetryCap, kRetryBase * (int64_t{1} << doublings));
+  return std::min<nanoseconds>(cap, base * (int64_t{1} << doublings));
+}
+
+// The wait before retrying a ping after `failures` failures in a row: Backoff from
+// kRetryBase to kRetryCap, jittered by +/- kRetryJitter (jitter01 uniform in [0, 1]) and
+// still capped.
+nanoseconds RetryWait(uint64_t failures, double jitter01) {
+  const nanoseconds step = Backoff(failures, kRetryBase, kRetryCap);
   const double factor = 1.0 - kRetryJitter + 2 * kRetryJitter * std::clamp(jitter01, 0.0, 1.0);
   return std::min<nanoseconds>(
       kRetryCap, nanoseconds(static_cast<int64_t>(static_cast<double>(step.count()) * factor)));
 }
+
+}  // namespace
 
 bool IsValidCommandId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxCommandIdLength) return false;
@@ -39,7 +47,13 @@ bool IsValidCommandId(absl::string_view id) {
   });
 }
 
-}  // namespace
+std::optional<CommandKind> ParseCommandKind(absl::string_view text) {
+  for (CommandKind kind :
+       {CommandKind::kStart, CommandKind::kPause, CommandKind::kResume, CommandKind::kStop}) {
+    if (text == ToString(kind)) return kind;
+  }
+  return std::nullopt;
+}
 
 absl::string_view ToString(GameState state) {
   switch (state) {
@@ -77,6 +91,8 @@ absl::string_view ToString(CommandPhase phase) {
       return "cancelled";
     case CommandPhase::kNoOp:
       return "no-op";
+    case CommandPhase::kDropped:
+      return "dropped";
   }
   return "?";
 }
@@ -136,6 +152,10 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
     if (!command.game_id.empty() && !IsValidGameId(command.game_id)) {
       return absl::InvalidArgumentError("game_id must be 32 lowercase hex digits, or empty");
     }
+  }
+  if (command.paired && !command.effective_at) {
+    return absl::InvalidArgumentError(
+        "a paired command needs effective_at: the peer must have it for the same instant");
   }
   const absl::Time effective_wall = command.effective_at.value_or(now.wall);
   if (effective_wall < now.wall) {
@@ -200,11 +220,13 @@ absl::StatusOr<CommandOutcome> Game::Validate(const Command& command, Instant no
   }
   const MonoTime effective = now.mono + ToChrono(effective_wall - now.wall);
   pending_ = Pending{std::move(scheduled), effective, effective_wall};
+  pending_->ask_due = now.mono;  // paired: ask the peer at once
   Emit(GameEvent::kCommandScheduled,
        absl::StrCat("command ", ToString(command.kind), " id=", command.command_id,
                     " scheduled for ", FormatWall(effective_wall), " (in ",
                     FormatMillis(effective - now.mono), ")", outcome.message.empty() ? "" : ": ",
-                    outcome.message));
+                    outcome.message,
+                    command.paired ? "; paired: takes effect once the peer confirms it" : ""));
   return outcome;
 }
 
@@ -238,6 +260,16 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
                                                    " characters of [A-Za-z0-9._:-]"));
   }
   if (pending_ && pending_->command.command_id == command_id) {
+    using Confirmation = Pending::Confirmation;
+    if (pending_->confirmation == Confirmation::kConfirmed) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "command ", command_id, " is confirmed by both instances and takes effect at ",
+          FormatWall(pending_->effective_wall), "; too late to cancel"));
+    }
+    if (pending_->confirmation == Confirmation::kAsking) {
+      return absl::UnavailableError(absl::StrCat(
+          "command ", command_id, " is being confirmed with the peer; ask again in a moment"));
+    }
     if (pending_->effective <= now.mono) {
       // Its time has come; the owner's timer applies it at once, so it is too late.
       return absl::FailedPreconditionError(absl::StrCat("command ", command_id,
@@ -297,6 +329,13 @@ void Game::Advance(Instant now) {
       continue;
     }
     if (pending_ && pending_->effective <= now.mono) {
+      if (pending_->command.paired) {
+        if (pending_->confirmation == Pending::Confirmation::kAsking) return;  // the answer decides
+        if (pending_->confirmation == Pending::Confirmation::kUnconfirmed) {
+          Drop("the peer did not confirm it by effective_at (it never got it, or refused it)");
+          continue;
+        }
+      }
       const Pending pending = std::move(*pending_);
       pending_.reset();
       if (state_ == GameState::kIdle && pending.command.kind != CommandKind::kStart) {
@@ -418,7 +457,117 @@ void Game::SetPhase(absl::string_view command_id, CommandPhase phase) {
 
 std::optional<MonoTime> Game::NextCommandDeadline() const {
   if (!pending_) return std::nullopt;
+  if (pending_->command.paired) {
+    switch (pending_->confirmation) {
+      case Pending::Confirmation::kAsking:
+        return std::nullopt;
+      case Pending::Confirmation::kUnconfirmed:
+        return std::min(pending_->ask_due, pending_->effective);
+      case Pending::Confirmation::kConfirmed:
+        break;
+    }
+  }
   return pending_->effective;
+}
+
+std::optional<ConfirmAsk> Game::TakeConfirmToSend(Instant now) {
+  if (!pending_ || !pending_->command.paired ||
+      pending_->confirmation != Pending::Confirmation::kUnconfirmed ||
+      pending_->ask_due > now.mono || pending_->effective <= now.mono) {
+    return std::nullopt;
+  }
+  pending_->confirmation = Pending::Confirmation::kAsking;
+  const nanoseconds until_due = pending_->effective - now.mono;
+  return ConfirmAsk{pending_->command.command_id, pending_->command.kind, pending_->effective_wall,
+                    std::clamp<nanoseconds>(until_due, kConfirmMinWait, kConfirmMaxWait)};
+}
+
+void Game::OnConfirmResult(const ConfirmAsk& ask, const ConfirmReply& reply, Instant now) {
+  if (!pending_ || pending_->confirmation != Pending::Confirmation::kAsking ||
+      ask !=
+          ConfirmAsk{
+              pending_->command.command_id, pending_->command.kind, pending_->effective_wall, {}}) {
+    return;  // decided meanwhile (e.g. applied on the peer's first ping)
+  }
+  switch (reply.kind) {
+    case ConfirmReply::kConfirmed:
+      Confirm("by the peer's answer");
+      return;
+    case ConfirmReply::kUnknown:
+    case ConfirmReply::kFailed:
+      // Not there yet: the peer asks us itself once it has it. Failed: ask again.
+      pending_->confirmation = Pending::Confirmation::kUnconfirmed;
+      pending_->ask_due = now.mono + Backoff(static_cast<uint64_t>(++pending_->asks),
+                                             kConfirmRetryBase, kConfirmRetryCap);
+      if (reply.kind == ConfirmReply::kFailed) {
+        Emit(GameEvent::kPeerError,
+             absl::StrCat("confirming command ", ask.command_id, " with the peer: ", reply.reason,
+                          "; asking again in ", FormatMillis(pending_->ask_due - now.mono)));
+      }
+      return;
+    case ConfirmReply::kRefused:
+      // The peer will never have it: it is dropped at effective_at unless cancelled first.
+      pending_->confirmation = Pending::Confirmation::kUnconfirmed;
+      pending_->ask_due = MonoTime::max();
+      Emit(GameEvent::kPeerError,
+           absl::StrCat("command ", ask.command_id, " not confirmed by the peer: ", reply.reason,
+                        "; it will be dropped at effective_at"));
+      return;
+  }
+}
+
+ConfirmReply Game::OnConfirmAsk(const ConfirmAsk& ask, Instant now) {
+  Advance(now);  // a command whose time has come is decided, whether or not the timer fired
+  auto refuse = [&](absl::string_view why) {
+    return ConfirmReply{ConfirmReply::kRefused, absl::StrCat("command ", ask.command_id, " ", why)};
+  };
+  if (pending_ && pending_->command.command_id == ask.command_id) {
+    if (pending_->command.kind != ask.kind || pending_->effective_wall != ask.effective_at) {
+      return refuse(absl::StrCat("is a ", ToString(pending_->command.kind), " at ",
+                                 FormatWall(pending_->effective_wall), " here"));
+    }
+    if (!pending_->command.paired) return refuse("is not paired here");
+    if (pending_->confirmation != Pending::Confirmation::kConfirmed) Confirm("by the peer's ask");
+    return ConfirmReply{ConfirmReply::kConfirmed, ""};
+  }
+  auto it = records_.find(ask.command_id);
+  if (it == records_.end()) return ConfirmReply{ConfirmReply::kUnknown, "not here"};
+  const Record& record = it->second;
+  if (!record.status.ok()) {
+    return refuse(absl::StrCat("was rejected here: ", record.status.message()));
+  }
+  if (record.outcome.kind != ask.kind || record.outcome.effective_at != ask.effective_at) {
+    return refuse(absl::StrCat("is a ", ToString(record.outcome.kind), " at ",
+                               FormatWall(record.outcome.effective_at), " here"));
+  }
+  switch (record.outcome.phase) {
+    case CommandPhase::kApplied:
+    case CommandPhase::kNoOp:
+      return ConfirmReply{ConfirmReply::kConfirmed, ""};  // in effect here
+    case CommandPhase::kCancelled:
+    case CommandPhase::kDropped:
+    case CommandPhase::kScheduled:  // not pending, so never: it would be decided
+      break;
+  }
+  return refuse(absl::StrCat("was ", ToString(record.outcome.phase), " here"));
+}
+
+void Game::Confirm(absl::string_view how) {
+  pending_->confirmation = Pending::Confirmation::kConfirmed;
+  Emit(GameEvent::kCommandConfirmed,
+       absl::StrCat("command ", ToString(pending_->command.kind),
+                    " id=", pending_->command.command_id, " confirmed ", how,
+                    ": the peer has it too; takes effect at ",
+                    FormatWall(pending_->effective_wall)));
+}
+
+void Game::Drop(absl::string_view why) {
+  const Pending pending = std::move(*pending_);
+  pending_.reset();
+  SetPhase(pending.command.command_id, CommandPhase::kDropped);
+  Emit(GameEvent::kCommandDropped,
+       absl::StrCat("command ", ToString(pending.command.kind), " id=", pending.command.command_id,
+                    " dropped: ", why, "; nothing changed here"));
 }
 
 std::optional<MonoTime> Game::NextPingDeadline() const {
@@ -443,6 +592,10 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
   };
   Advance(now);  // a command whose time has come is in effect, whether or not the timer fired
   if (state_ == GameState::kIdle && StartsWith(ping, now)) {
+    // The peer applied the start, which it does only once confirmed with us.
+    if (pending_->command.paired && pending_->confirmation != Pending::Confirmation::kConfirmed) {
+      Confirm("by the peer's first ping");
+    }
     ApplyEarly("on the peer's first ping", now);
   }
   if (state_ == GameState::kIdle) {
@@ -621,7 +774,8 @@ GameSnapshot Game::Snapshot(Instant now) const {
   s.peer = peer_;
   if (pending_) {
     s.pending = PendingCommand{pending_->command.command_id, pending_->command.kind,
-                               pending_->effective_wall};
+                               pending_->effective_wall, pending_->command.paired,
+                               pending_->confirmation == Pending::Confirmation::kConfirmed};
   }
   s.last_command = last_command_;
   return s;

@@ -21,7 +21,7 @@ namespace pong {
 
 enum class GameState { kIdle, kRunning, kPaused };
 enum class CommandKind { kStart, kPause, kResume, kStop };
-enum class CommandPhase { kScheduled, kApplied, kCancelled, kNoOp };
+enum class CommandPhase { kScheduled, kApplied, kCancelled, kNoOp, kDropped };
 
 // Where the ball is, as this instance sees it.
 enum class Ball {
@@ -37,6 +37,10 @@ absl::string_view ToString(GameState state);
 absl::string_view ToString(CommandKind kind);
 absl::string_view ToString(CommandPhase phase);
 absl::string_view ToString(Ball ball);
+// "start", "pause", "resume" or "stop" (ToString's words); nullopt for anything else.
+std::optional<CommandKind> ParseCommandKind(absl::string_view text);
+// 1 to kMaxCommandIdLength characters of [A-Za-z0-9._:-].
+bool IsValidCommandId(absl::string_view id);
 
 inline constexpr size_t kMaxCommandIdLength = 128;
 // How far ahead a command may be scheduled.
@@ -55,6 +59,13 @@ inline constexpr std::chrono::milliseconds kEarlyStart{50};
 inline constexpr size_t kRememberedCommands = 1024;
 // How many stopped games' ids are remembered: their pings are refused, never rejoined.
 inline constexpr size_t kRememberedStoppedGames = 16;
+// A paired command's asks to the peer (see Command::paired): a "not yet" or a failed ask is
+// asked again after kConfirmRetryBase, doubling up to kConfirmRetryCap, until effective_at.
+// An ask waits for its answer until effective_at, and at least kConfirmMinWait.
+inline constexpr std::chrono::milliseconds kConfirmRetryBase{5};
+inline constexpr std::chrono::milliseconds kConfirmRetryCap{40};
+inline constexpr std::chrono::milliseconds kConfirmMinWait{20};
+inline constexpr std::chrono::milliseconds kConfirmMaxWait{500};
 // The ball counts as lost once the peer's ping is this much later than pong_time_ms after
 // our pong: twice the retry cap, so a peer that is only retrying is not declared lost.
 inline constexpr std::chrono::milliseconds kBallLostGrace{2000};
@@ -68,6 +79,12 @@ struct Command {
   int64_t pong_time_ms = 0;
   bool serve = false;
   std::string game_id;  // empty: see Game::Submit
+  // Sent to both instances (pong-cli does), with one command_id and one effective_at: it
+  // takes effect here only if the peer has it too. The two confirm it with each other
+  // before effective_at (TakeConfirmToSend / OnConfirmAsk); one not confirmed by then is
+  // dropped, so a command never takes effect on one instance alone because the sender
+  // died between the two. Needs effective_at.
+  bool paired = false;
 };
 
 struct CommandOutcome {
@@ -81,6 +98,31 @@ struct CommandOutcome {
 // The reason a ping of a game this instance stopped is refused with (409): the peer
 // reads it as "the game is over" (SendResult::kGameOver).
 inline constexpr absl::string_view kGameStopped = "game stopped";
+
+// A paired command's question to the peer: "do you have this command too?" Asked over the
+// HTTP plane (GET /confirm); the peer answers with OnConfirmAsk.
+struct ConfirmAsk {
+  std::string command_id;
+  CommandKind kind = CommandKind::kStop;
+  absl::Time effective_at;
+  // How long to wait for the answer: until effective_at, at least kConfirmMinWait.
+  std::chrono::nanoseconds wait{0};
+
+  friend bool operator==(const ConfirmAsk& a, const ConfirmAsk& b) {
+    return a.command_id == b.command_id && a.kind == b.kind && a.effective_at == b.effective_at;
+  }
+};
+
+// The answer to a ConfirmAsk.
+struct ConfirmReply {
+  enum Kind {
+    kConfirmed,  // the peer has it scheduled (now confirmed there too) or in effect
+    kUnknown,    // the peer does not have it (yet)
+    kRefused,    // the peer has it rejected, cancelled, dropped, or as another command
+    kFailed,     // no answer (asker side only)
+  } kind;
+  std::string reason;  // one line, unless kConfirmed
+};
 
 // What the HTTP plane answers to a game ping.
 struct PingVerdict {
@@ -111,6 +153,8 @@ struct GameEvent {
     kCommandRejected,
     kCommandCancelled,
     kCommandNoOp,
+    kCommandConfirmed,
+    kCommandDropped,
     kPingSent,
     kPongReceived,
     kPingReceived,
@@ -129,6 +173,8 @@ struct PendingCommand {
   std::string command_id;
   CommandKind kind = CommandKind::kStop;
   absl::Time effective_at;
+  bool paired = false;
+  bool confirmed = false;  // paired: the peer confirmed it has it too
 };
 
 struct PeerSnapshot {
@@ -177,13 +223,16 @@ class Game {
   absl::StatusOr<CommandOutcome> Submit(const Command& command, Instant now);
 
   // Drops a scheduled command. NOT_FOUND when the id is unknown or was rejected,
-  // FAILED_PRECONDITION when it already took effect; a cancelled or no-op command is
-  // returned as it is, since it changes nothing.
+  // FAILED_PRECONDITION when it already took effect or, paired, was confirmed with the
+  // peer (it takes effect on both); UNAVAILABLE while its ask to the peer is on its way
+  // (the answer decides: call again after OnConfirmResult). A cancelled, dropped or
+  // no-op command is returned as it is, since it changes nothing.
   absl::StatusOr<CommandOutcome> Cancel(absl::string_view command_id, Instant now);
 
   // Applies every command and ball deadline up to now, in the order they were due.
   void Advance(Instant now);
-  // The earliest pending command, and the earliest ball deadline (send or retry).
+  // The earliest pending command (or its next ask to the peer), and the earliest ball
+  // deadline (send or retry). No command deadline while an ask is on its way.
   std::optional<MonoTime> NextCommandDeadline() const;
   std::optional<MonoTime> NextPingDeadline() const;
 
@@ -196,6 +245,15 @@ class Game {
   void OnSendResult(const OutboundPing& sent, const SendResult& result, Instant now,
                     double jitter01);
 
+  // A paired command's ask that is due, if any; the caller sends it to the peer and
+  // reports with OnConfirmResult. A paired command due while its ask is on its way waits
+  // for the answer: confirmed, it takes effect then; otherwise it is dropped.
+  std::optional<ConfirmAsk> TakeConfirmToSend(Instant now);
+  void OnConfirmResult(const ConfirmAsk& ask, const ConfirmReply& reply, Instant now);
+  // The peer asks whether this instance has `ask` too. Answering kConfirmed confirms it
+  // here: from then on it takes effect and can no longer be cancelled.
+  ConfirmReply OnConfirmAsk(const ConfirmAsk& ask, Instant now);
+
   GameSnapshot Snapshot(Instant now) const;
   GameState state() const { return state_; }
 
@@ -204,6 +262,14 @@ class Game {
     Command command;
     MonoTime effective;
     absl::Time effective_wall;
+    // Paired commands only.
+    enum class Confirmation {
+      kUnconfirmed,
+      kAsking,
+      kConfirmed
+    } confirmation = Confirmation::kUnconfirmed;
+    MonoTime ask_due{};  // kUnconfirmed: the next ask; MonoTime::max() for none
+    int asks = 0;        // asks answered "not yet" or failed so far
   };
   struct Record {
     absl::Status status;     // not ok: the command was rejected
@@ -214,6 +280,10 @@ class Game {
   absl::StatusOr<CommandOutcome> Remember(const Command& command,
                                           absl::StatusOr<CommandOutcome> result);
   void Apply(const Pending& pending);
+  // A paired pending command the peer confirmed (or whose effect the peer shows).
+  void Confirm(absl::string_view how);
+  // Ends the pending command without effect, e.g. a paired one never confirmed.
+  void Drop(absl::string_view why);
   // Applies `pending` now, `why` (e.g. "on the peer's first ping") before its time.
   void ApplyEarly(absl::string_view why, Instant now);
   // Resets the game state for a new game (Start, or a rejoin).

@@ -36,10 +36,11 @@ void PrintTo(PingVerdict::Kind kind, std::ostream* os) {
 }
 void PrintTo(GameEvent::Kind kind, std::ostream* os) {
   constexpr absl::string_view kNames[] = {
-      "command scheduled", "command applied", "command rejected", "command cancelled",
-      "command no-op",     "ping sent",       "pong received",    "ping received",
-      "ping duplicate",    "ping refused",    "game joined",      "game rejoined",
-      "game over at peer", "ball lost",       "peer error"};
+      "command scheduled", "command applied",   "command rejected",  "command cancelled",
+      "command no-op",     "command confirmed", "command dropped",   "ping sent",
+      "pong received",     "ping received",     "ping duplicate",    "ping refused",
+      "game joined",       "game rejoined",     "game over at peer", "ball lost",
+      "peer error"};
   *os << kNames[kind];
 }
 void PrintTo(const GamePing& ping, std::ostream* os) {
