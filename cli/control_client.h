@@ -20,6 +20,8 @@ struct CommandRequest {
   int64_t pong_time_ms = 0;
   bool serve = false;
   std::string game_id;
+  // Takes effect only if every instance has it (v1 StartRequest.paired).
+  bool paired = false;
 };
 
 // One instance's GameControl service, as far as the CLI uses it. An error is the

@@ -40,6 +40,12 @@ bool IsRefusal(absl::StatusCode code) {
   }
 }
 
+// A paired command the instances did not confirm with each other by effective_at.
+absl::Status DroppedError() {
+  return absl::AbortedError(
+      "dropped at effective_at: the other instance did not confirm it had the command too");
+}
+
 void TakeResult(const v1::CommandResult& result, InstanceReport& instance) {
   instance.phase = result.phase();
   if (!result.message().empty()) instance.message = result.message();
@@ -72,6 +78,10 @@ Answer TakeAnswer(const absl::StatusOr<v1::CommandResult>& answer, InstanceRepor
       instance.outcome = Outcome::kRejected;
       instance.error = absl::AbortedError("the instance reports this command as cancelled");
       return Answer::kRefused;
+    case v1::COMMAND_PHASE_DROPPED:
+      instance.outcome = Outcome::kRejected;
+      instance.error = DroppedError();
+      return Answer::kRefused;
     default:
       instance.outcome = Outcome::kUnknown;
       instance.error = absl::UnknownError("the instance answered without a command phase");
@@ -80,7 +90,11 @@ Answer TakeAnswer(const absl::StatusOr<v1::CommandResult>& answer, InstanceRepor
 }
 
 // The answer to a Cancel. Returns whether it is final, i.e. the outcome is now known.
-bool TakeCancelAnswer(const absl::StatusOr<v1::CommandResult>& answer, InstanceReport& instance) {
+// Before effective_at, "too late" (FAILED_PRECONDITION) means the instances confirmed the
+// command with each other: it takes effect on both at effective_at, which a second
+// cancel after it shows.
+bool TakeCancelAnswer(const absl::StatusOr<v1::CommandResult>& answer, bool after_effective_at,
+                      InstanceReport& instance) {
   if (answer.ok()) {
     TakeResult(*answer, instance);
     switch (answer->phase()) {
@@ -92,6 +106,10 @@ bool TakeCancelAnswer(const absl::StatusOr<v1::CommandResult>& answer, InstanceR
         return true;
       case v1::COMMAND_PHASE_APPLIED:
         instance.outcome = Outcome::kApplied;
+        return true;
+      case v1::COMMAND_PHASE_DROPPED:
+        instance.outcome = Outcome::kNotApplied;
+        instance.error = DroppedError();
         return true;
       default:
         instance.outcome = Outcome::kUnknown;
@@ -105,11 +123,11 @@ bool TakeCancelAnswer(const absl::StatusOr<v1::CommandResult>& answer, InstanceR
       instance.outcome = Outcome::kUnchanged;
       instance.cancel_error = absl::OkStatus();
       return true;
-    case absl::StatusCode::kFailedPrecondition:  // already took effect
-      instance.outcome = Outcome::kApplied;
-      instance.phase = v1::COMMAND_PHASE_APPLIED;
+    case absl::StatusCode::kFailedPrecondition:  // took effect, or confirmed on both
+      instance.outcome = after_effective_at ? Outcome::kApplied : Outcome::kUnknown;
+      if (after_effective_at) instance.phase = v1::COMMAND_PHASE_APPLIED;
       instance.cancel_error = answer.status();
-      return true;
+      return after_effective_at;
     default:
       instance.outcome = Outcome::kUnknown;
       instance.cancel_error = answer.status();
@@ -194,7 +212,8 @@ CommandReport Fanout::Run(v1::CommandKind kind, int64_t pong_time_ms) {
                                  .effective_at = effective_at,
                                  .pong_time_ms = report.pong_time_ms,
                                  .serve = kind == v1::COMMAND_KIND_START && i == 0,
-                                 .game_id = report.game_id};
+                                 .game_id = report.game_id,
+                                 .paired = true};
   }
   const absl::Time answer_deadline = now + options_.lead / 2;
   std::vector<absl::StatusOr<v1::CommandResult>> answers(n, absl::UnknownError("not sent"));
@@ -272,6 +291,10 @@ void Fanout::ConfirmOne(ControlClient& client, const CommandRequest& request, ab
           instance.outcome = Outcome::kNotApplied;
           instance.error = absl::AbortedError("cancelled before it took effect, not by us");
           return;
+        case v1::COMMAND_PHASE_DROPPED:
+          instance.outcome = Outcome::kNotApplied;
+          instance.error = DroppedError();
+          return;
         default:  // still scheduled: the instance's timer is a little late
           instance.error = absl::DeadlineExceededError(
               absl::StrCat("still scheduled ", absl::FormatDuration(options_.confirm_window),
@@ -302,8 +325,9 @@ void Fanout::Abort(const std::vector<Answer>& said, CommandReport& report) {
   std::vector<char> ask_again(n, 0);
   ForEachAtOnce(n, [&](size_t i) {
     if (said[i] == Answer::kRefused) return;
-    const bool final = TakeCancelAnswer(
-        instances_[i].client->Cancel(report.command_id, effective_at), report.instances[i]);
+    const bool final =
+        TakeCancelAnswer(instances_[i].client->Cancel(report.command_id, effective_at),
+                         /*after_effective_at=*/false, report.instances[i]);
     // NOT_FOUND from an instance that never answered the command is final only after
     // effective_at: the command may still be on its way and arrive after the cancel.
     ask_again[i] =
@@ -318,7 +342,7 @@ void Fanout::Abort(const std::vector<Answer>& said, CommandReport& report) {
   ForEachAtOnce(n, [&](size_t i) {
     if (!ask_again[i]) return;
     TakeCancelAnswer(instances_[i].client->Cancel(report.command_id, deadline),
-                     report.instances[i]);
+                     /*after_effective_at=*/true, report.instances[i]);
   });
 }
 

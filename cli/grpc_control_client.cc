@@ -32,6 +32,7 @@ Request CommonFields(const CommandRequest& command) {
   Request request;
   request.set_command_id(command.command_id);
   *request.mutable_effective_at() = ToProto(command.effective_at);
+  request.set_paired(command.paired);
   return request;
 }
 

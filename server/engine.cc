@@ -46,6 +46,7 @@ void GameEngine::Stop() {
     stopping_ = true;
   }
   command_cv_.notify_one();
+  asked_cv_.notify_all();
   ball_cv_.notify_one();
   peer_.Interrupt();  // a send in progress returns at once
   if (command_thread_.joinable()) command_thread_.join();
@@ -67,8 +68,16 @@ absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {
 absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) {
   absl::StatusOr<CommandOutcome> outcome;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     outcome = game_.Cancel(command_id, clock_.Read());
+    // UNAVAILABLE: the command is paired and its ask is on its way; the answer decides
+    // whether it can still be cancelled, and comes within the ask's wait.
+    const MonoTime give_up = clock_.Now() + kConfirmMaxWait + std::chrono::milliseconds(100);
+    while (outcome.status().code() == absl::StatusCode::kUnavailable && !stopping_ &&
+           clock_.Now() < give_up) {
+      asked_cv_.wait_until(lock, give_up);
+      outcome = game_.Cancel(command_id, clock_.Read());
+    }
   }
   WakeTimers();  // a cancelled command leaves its timer without a deadline
   return outcome;
@@ -86,6 +95,17 @@ PingVerdict GameEngine::OnPing(const GamePing& ping) {
   }
   if (verdict.kind == PingVerdict::kAccepted || state_changed) ball_cv_.notify_one();
   return verdict;
+}
+
+ConfirmReply GameEngine::OnConfirmAsk(const ConfirmAsk& ask) {
+  ConfirmReply reply;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply = game_.OnConfirmAsk(ask, clock_.Read());
+  }
+  // Confirmed, the command's next deadline is effective_at, not its next ask.
+  WakeTimers();
+  return reply;
 }
 
 GameSnapshot GameEngine::Snapshot() {
@@ -111,6 +131,14 @@ void GameEngine::CommandLoop() {
   TightenTimerSlack();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
+    if (std::optional<ConfirmAsk> ask = game_.TakeConfirmToSend(clock_.Read())) {
+      lock.unlock();
+      const ConfirmReply reply = peer_.Confirm(*ask);
+      lock.lock();
+      game_.OnConfirmResult(*ask, reply, clock_.Read());
+      asked_cv_.notify_all();  // a Cancel waiting for this answer
+      continue;
+    }
     const std::optional<MonoTime> deadline = game_.NextCommandDeadline();
     if (deadline && clock_.Now() >= *deadline) {
       game_.Advance(clock_.Read());

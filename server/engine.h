@@ -15,9 +15,11 @@
 namespace pong {
 
 // Runs a Game in real time. Two threads keep its deadlines on the monotonic clock
-// without polling: one applies scheduled commands, the other sends the ball when it is
-// due and waits for the pong, so a slow or absent peer never delays a command. Every
-// public method is thread-safe and returns at once (no waiting for a scheduled time).
+// without polling: one applies scheduled commands (and asks the peer to confirm paired
+// ones), the other sends the ball when it is due and waits for the pong, so a slow or
+// absent peer never delays a command. Every public method is thread-safe and returns at
+// once (no waiting for a scheduled time), but for Cancel, which may wait for the answer
+// of an ask on its way (at most its wait).
 class GameEngine {
  public:
   GameEngine(const Clock& clock, PeerLink& peer, EventLog& log);
@@ -34,6 +36,7 @@ class GameEngine {
   absl::StatusOr<CommandOutcome> Submit(const Command& command) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<CommandOutcome> Cancel(absl::string_view command_id) ABSL_LOCKS_EXCLUDED(mu_);
   PingVerdict OnPing(const GamePing& ping) ABSL_LOCKS_EXCLUDED(mu_);
+  ConfirmReply OnConfirmAsk(const ConfirmAsk& ask) ABSL_LOCKS_EXCLUDED(mu_);
   GameSnapshot Snapshot() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -54,6 +57,7 @@ class GameEngine {
   std::mutex mu_;
   std::condition_variable command_cv_;  // the next command deadline may have changed
   std::condition_variable ball_cv_;     // the next ball deadline may have changed
+  std::condition_variable asked_cv_;    // an ask to the peer was answered
   Game game_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 jitter_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

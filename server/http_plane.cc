@@ -45,15 +45,33 @@ HttpPlane::HttpPlane(GameEngine& engine, PingGuard* guard)
     }
     Reply(res, 200, "pong");
   });
+  // A paired command's ask from the peer (server/core/confirm.h).
+  server.Get("/confirm", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<ConfirmQuery> query = ReadConfirmQuery(req.params);
+    absl::StatusOr<ConfirmAsk> ask = query.ok() ? ParseConfirm(*query) : query.status();
+    if (!ask.ok()) return Reply(res, 400, absl::StrCat(ask.status().message(), "\n"));
+    if (guard_ != nullptr && !guard_->Admit(*ask, query->mac)) {
+      return Reply(res, 403, "confirm not authenticated: missing or wrong mac\n");
+    }
+    const ConfirmReply reply = engine_.OnConfirmAsk(*ask);
+    switch (reply.kind) {
+      case ConfirmReply::kConfirmed:
+        return Reply(res, 200, "confirmed");
+      case ConfirmReply::kUnknown:
+        return Reply(res, 404, absl::StrCat("no command ", ask->command_id, " here\n"));
+      default:
+        return Reply(res, 409, absl::StrCat(reply.reason, "\n"));
+    }
+  });
   // Any other method, before routing: 405 on /ping (with Allow), 404 elsewhere. (A
   // method token httplib cannot parse at all is a 400 from its parser.)
   server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     if (req.method == "GET" || req.method == "HEAD") {
       return httplib::Server::HandlerResponse::Unhandled;
     }
-    if (req.path == "/ping") {
+    if (req.path == "/ping" || req.path == "/confirm") {
       res.set_header("Allow", "GET, HEAD");
-      Reply(res, 405, "method not allowed: /ping takes GET\n");
+      Reply(res, 405, absl::StrCat("method not allowed: ", req.path, " takes GET\n"));
     } else {
       Reply(res, 404, "not found\n");
     }

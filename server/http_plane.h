@@ -13,8 +13,9 @@ namespace pong {
 
 class GuardedHttpServer;
 
-// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine;
-// with a guard (a pair secret), only those it admits, the others get 403. Hostile clients
+// The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine, GET
+// /confirm hands it the peer's asks of paired commands; with a guard (a pair secret),
+// only those it admits, the others get 403. Hostile clients
 // meet the limits of GuardedHttpServer.
 // Bind, then Start from one thread; Stop from any thread, once.
 class HttpPlane {

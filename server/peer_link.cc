@@ -8,8 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/confirm.h"
 
 namespace pong {
+
+using std::chrono_literals::operator""ms;
 
 namespace {
 
@@ -44,18 +47,27 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
   return HostPort{std::string(text.substr(0, colon)), port};
 }
 
-HttpPeerLink::HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> mac)
-    : client_(std::make_unique<httplib::Client>(peer.host, peer.port)), mac_(std::move(mac)) {
+HttpPeerLink::HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> ping_mac,
+                           std::unique_ptr<PingMac> confirm_mac)
+    : client_(std::make_unique<httplib::Client>(peer.host, peer.port)),
+      mac_(std::move(ping_mac)),
+      confirm_client_(std::make_unique<httplib::Client>(peer.host, peer.port)),
+      confirm_mac_(std::move(confirm_mac)) {
   client_->set_keep_alive(true);
-  client_->set_tcp_nodelay(true);
-  client_->set_connection_timeout(std::chrono::milliseconds(250));
-  client_->set_read_timeout(std::chrono::milliseconds(500));
-  client_->set_write_timeout(std::chrono::milliseconds(500));
+  for (httplib::Client* client : {client_.get(), confirm_client_.get()}) {
+    client->set_tcp_nodelay(true);
+    client->set_connection_timeout(std::chrono::milliseconds(250));
+    client->set_read_timeout(std::chrono::milliseconds(500));
+    client->set_write_timeout(std::chrono::milliseconds(500));
+  }
 }
 
 HttpPeerLink::~HttpPeerLink() = default;
 
-void HttpPeerLink::Interrupt() { client_->stop(); }
+void HttpPeerLink::Interrupt() {
+  client_->stop();
+  confirm_client_->stop();
+}
 
 void HttpPeerLink::Close() { client_->stop(); }
 
@@ -78,6 +90,30 @@ SendResult HttpPeerLink::Send(const GamePing& ping) {
   return SendResult{game_over ? SendResult::kGameOver : SendResult::kRefused,
                     {},
                     absl::StrCat("HTTP ", res->status, " ", FirstLine(res->body))};
+}
+
+ConfirmReply HttpPeerLink::Confirm(const ConfirmAsk& ask) {
+  std::string target = ConfirmTarget(ask);
+  if (confirm_mac_ != nullptr) {
+    const PingMacHex mac = confirm_mac_->Sign(ConfirmMacMessage(ask));
+    absl::StrAppend(&target, "&mac=", absl::string_view(mac.data(), mac.size()));
+  }
+  const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(ask.wait);
+  confirm_client_->set_connection_timeout(std::min<std::chrono::microseconds>(wait, 250ms));
+  confirm_client_->set_read_timeout(wait);
+  httplib::Result res = confirm_client_->Get(target);
+  if (!res) return ConfirmReply{ConfirmReply::kFailed, httplib::to_string(res.error())};
+  const std::string reason = absl::StrCat("HTTP ", res->status, " ", FirstLine(res->body));
+  switch (res->status) {
+    case 200:
+      if (res->body == "confirmed") return ConfirmReply{ConfirmReply::kConfirmed, ""};
+      break;
+    case 404:
+      return ConfirmReply{ConfirmReply::kUnknown, reason};
+    case 409:
+      return ConfirmReply{ConfirmReply::kRefused, reason};
+  }
+  return ConfirmReply{ConfirmReply::kFailed, reason};
 }
 
 }  // namespace pong

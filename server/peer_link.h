@@ -23,12 +23,15 @@ struct HostPort {
 };
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
 
-// Carries game pings to the peer. Called by one thread at a time.
+// Carries game pings and paired commands' asks to the peer. Send is called by one thread
+// at a time, and Confirm by one (another) thread at a time.
 class PeerLink {
  public:
   virtual ~PeerLink() = default;
   // Blocks until the peer answered or the attempt failed (bounded by timeouts).
   virtual SendResult Send(const GamePing& ping) = 0;
+  // Asks the peer whether it has a paired command too; blocks up to ask.wait or so.
+  virtual ConfirmReply Confirm(const ConfirmAsk& ask) = 0;
   // Makes a Send in progress on another thread return at once (for shutdown).
   virtual void Interrupt() {}
   // Closes a kept-alive connection that will idle for long; the next Send opens another.
@@ -38,22 +41,27 @@ class PeerLink {
 
 // GET /ping?game=..&seq=..&ms=.. (and &mac=.. with a pair secret) over one kept-alive
 // connection with Nagle off; it reconnects by itself when the peer closed the connection
-// or restarted.
+// or restarted. Asks (GET /confirm, see server/core/confirm.h) go over a connection of
+// their own, made per ask: they are a few per command.
 // The peer's HTTP plane closes a connection idle for 1 s; one idle for kIdleReconnect is
 // closed here first, so a ping never races the peer's close.
 inline constexpr std::chrono::milliseconds kIdleReconnect{750};
 class HttpPeerLink final : public PeerLink {
  public:
-  // mac null: pings carry no mac (no pair secret).
-  explicit HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> mac = nullptr);
+  // Macs null: pings and asks carry no mac (no pair secret). Two macs for two threads.
+  explicit HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> ping_mac = nullptr,
+                        std::unique_ptr<PingMac> confirm_mac = nullptr);
   ~HttpPeerLink() override;
   SendResult Send(const GamePing& ping) override;
+  ConfirmReply Confirm(const ConfirmAsk& ask) override;
   void Interrupt() override;
   void Close() override;
 
  private:
   std::unique_ptr<httplib::Client> client_;
   const std::unique_ptr<PingMac> mac_;
+  std::unique_ptr<httplib::Client> confirm_client_;
+  const std::unique_ptr<PingMac> confirm_mac_;
   std::string path_;  // reused buffer
   std::chrono::steady_clock::time_point last_used_{};
 };

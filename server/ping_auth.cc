@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/core/confirm.h"
 
 namespace pong {
 
@@ -46,7 +47,11 @@ Sha256Digest PingMac::Compute(absl::string_view message) {
 
 PingMacHex PingMac::Sign(const GamePing& ping) {
   PingMacBuffer buffer;
-  const Sha256Digest digest = Compute(PingMacMessage(ping, buffer));
+  return Sign(PingMacMessage(ping, buffer));
+}
+
+PingMacHex PingMac::Sign(absl::string_view message) {
+  const Sha256Digest digest = Compute(message);
   constexpr char kHex[] = "0123456789abcdef";
   PingMacHex hex;
   for (size_t i = 0; i < digest.size(); ++i) {
@@ -57,8 +62,13 @@ PingMacHex PingMac::Sign(const GamePing& ping) {
 }
 
 bool PingMac::Verify(const GamePing& ping, absl::string_view mac) {
+  PingMacBuffer buffer;
+  return Verify(PingMacMessage(ping, buffer), mac);
+}
+
+bool PingMac::Verify(absl::string_view message, absl::string_view mac) {
   if (mac.size() != kPingMacHexLength) return false;
-  const PingMacHex expected = Sign(ping);
+  const PingMacHex expected = Sign(message);
   return CRYPTO_memcmp(expected.data(), mac.data(), expected.size()) == 0;
 }
 
@@ -68,12 +78,22 @@ PingGuard::PingGuard(std::unique_ptr<PingMac> mac, EventLog& log)
 bool PingGuard::Admit(const GamePing& ping, std::optional<absl::string_view> mac) {
   std::lock_guard<std::mutex> lock(mu_);
   if (mac && mac_->Verify(ping, *mac)) return true;
+  return Refuse("game ping");
+}
+
+bool PingGuard::Admit(const ConfirmAsk& ask, std::optional<absl::string_view> mac) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (mac && mac_->Verify(ConfirmMacMessage(ask), *mac)) return true;
+  return Refuse("confirm");
+}
+
+bool PingGuard::Refuse(absl::string_view what) {
   const uint64_t refused = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
   const absl::Time now = absl::Now();
   if (now - last_logged_ >= kRefusalLogInterval) {
     last_logged_ = now;
     log_.Write(now,
-               absl::StrCat("game ping refused: missing or wrong mac (403), ", refused, " so far"));
+               absl::StrCat(what, " refused: missing or wrong mac (403), ", refused, " so far"));
   }
   return false;
 }

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/core/game.h"
 #include "server/core/ping.h"
 #include "server/event_log.h"
 
@@ -42,9 +43,12 @@ class PingMac {
 
   // HMAC-SHA256(key, message).
   Sha256Digest Compute(absl::string_view message);
-  // The mac a ping carries: over PingMacMessage(ping), as lowercase hex.
+  // HMAC-SHA256(key, message) as lowercase hex.
+  PingMacHex Sign(absl::string_view message);
+  // The mac a ping carries: over PingMacMessage(ping).
   PingMacHex Sign(const GamePing& ping);
-  // Whether `mac` is Sign(ping), compared in constant time (its length aside).
+  // Whether `mac` is Sign(message), compared in constant time (its length aside).
+  bool Verify(absl::string_view message, absl::string_view mac);
   bool Verify(const GamePing& ping, absl::string_view mac);
 
  private:
@@ -54,9 +58,10 @@ class PingMac {
   evp_mac_ctx_st* ctx_ = nullptr;
 };
 
-// The HTTP plane's gate for game pings on an instance with a pair secret. A ping without
-// a valid mac is refused before it reaches the engine; refusals are counted and logged at
-// most once per kRefusalLogInterval, never with the game id or the mac. Thread-safe.
+// The HTTP plane's gate for game pings and paired commands' asks on an instance with a
+// pair secret. One without a valid mac is refused before it reaches the engine; refusals
+// are counted and logged at most once per kRefusalLogInterval, never with the game id,
+// the command id or the mac. Thread-safe.
 class PingGuard {
  public:
   static constexpr absl::Duration kRefusalLogInterval = absl::Seconds(1);
@@ -65,9 +70,14 @@ class PingGuard {
 
   // true when `mac` authenticates `ping`.
   bool Admit(const GamePing& ping, std::optional<absl::string_view> mac) ABSL_LOCKS_EXCLUDED(mu_);
+  // true when `mac` authenticates the ask (over ConfirmMacMessage).
+  bool Admit(const ConfirmAsk& ask, std::optional<absl::string_view> mac) ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
+  // Counts and logs a refusal of `what`; false.
+  bool Refuse(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::mutex mu_;
   const std::unique_ptr<PingMac> mac_ ABSL_PT_GUARDED_BY(mu_);
   EventLog& log_;

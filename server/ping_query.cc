@@ -1,5 +1,6 @@
 #include "server/ping_query.h"
 
+#include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <utility>
@@ -20,18 +21,35 @@ absl::StatusOr<std::optional<absl::string_view>> Param(const httplib::Params& pa
   return std::optional<absl::string_view>(first->second);
 }
 
-}  // namespace
-
-absl::StatusOr<PingQuery> ReadPingQuery(const httplib::Params& params) {
-  PingQuery query;
-  for (const auto& [name, field] :
-       {std::pair{"game", &PingQuery::game}, std::pair{"seq", &PingQuery::seq},
-        std::pair{"ms", &PingQuery::ms}, std::pair{"mac", &PingQuery::mac}}) {
+// Reads the named parameters into the fields of a Query.
+template <typename Query>
+absl::StatusOr<Query> ReadQuery(
+    const httplib::Params& params,
+    std::initializer_list<std::pair<const char*, std::optional<absl::string_view> Query::*>>
+        fields) {
+  Query query;
+  for (const auto& [name, field] : fields) {
     absl::StatusOr<std::optional<absl::string_view>> value = Param(params, name);
     if (!value.ok()) return value.status();
     query.*field = *value;
   }
   return query;
+}
+
+}  // namespace
+
+absl::StatusOr<PingQuery> ReadPingQuery(const httplib::Params& params) {
+  return ReadQuery<PingQuery>(params, {{"game", &PingQuery::game},
+                                       {"seq", &PingQuery::seq},
+                                       {"ms", &PingQuery::ms},
+                                       {"mac", &PingQuery::mac}});
+}
+
+absl::StatusOr<ConfirmQuery> ReadConfirmQuery(const httplib::Params& params) {
+  return ReadQuery<ConfirmQuery>(params, {{"command", &ConfirmQuery::command},
+                                          {"kind", &ConfirmQuery::kind},
+                                          {"at", &ConfirmQuery::at},
+                                          {"mac", &ConfirmQuery::mac}});
 }
 
 }  // namespace pong

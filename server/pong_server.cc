@@ -39,14 +39,15 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
     if (!read.ok()) return read.status();
     token = *std::move(read);
   }
-  // Two macs under the pair secret: the peer link's thread signs with one, the HTTP
-  // plane's workers verify with the other.
+  // Three macs under the pair secret, one per thread that uses one: the ball thread signs
+  // pings, the command thread signs asks, the HTTP plane's workers verify (one at a time).
   std::unique_ptr<PingMac> signer;
+  std::unique_ptr<PingMac> confirm_signer;
   std::unique_ptr<PingMac> verifier;
   if (!options.pair_secret_file.empty()) {
     absl::StatusOr<std::string> secret = ReadPairSecret(options.pair_secret_file);
     if (!secret.ok()) return secret.status();
-    for (std::unique_ptr<PingMac>* mac : {&signer, &verifier}) {
+    for (std::unique_ptr<PingMac>* mac : {&signer, &confirm_signer, &verifier}) {
       absl::StatusOr<std::unique_ptr<PingMac>> made = PingMac::Create(*secret);
       if (!made.ok()) return made.status();
       *mac = *std::move(made);
@@ -65,8 +66,9 @@ absl::StatusOr<std::unique_ptr<PongServer>> PongServer::Start(const ServerOption
       EventLog::Open(options.log_file, options.name, options.log_micros);
   if (!log.ok()) return log.status();
   server->log_ = std::move(*log);
-  server->peer_ =
-      peer ? std::move(peer) : std::make_unique<HttpPeerLink>(options.peer, std::move(signer));
+  server->peer_ = peer ? std::move(peer)
+                       : std::make_unique<HttpPeerLink>(options.peer, std::move(signer),
+                                                        std::move(confirm_signer));
   server->engine_ = std::make_unique<GameEngine>(clock, *server->peer_, *server->log_);
 
   if (verifier) {

@@ -10,6 +10,7 @@ absl::StatusOr<Command> CommonFields(const Request& request, CommandKind kind) {
   Command command;
   command.kind = kind;
   command.command_id = request.command_id();
+  command.paired = request.paired();
   if (request.has_effective_at()) {
     if (absl::Status s = ValidateTimestamp(request.effective_at(), "effective_at"); !s.ok()) {
       return s;
@@ -29,6 +30,8 @@ v1::CommandPhase ToProto(CommandPhase phase) {
       return v1::COMMAND_PHASE_CANCELLED;
     case CommandPhase::kNoOp:
       return v1::COMMAND_PHASE_NO_OP;
+    case CommandPhase::kDropped:
+      return v1::COMMAND_PHASE_DROPPED;
   }
   return v1::COMMAND_PHASE_UNSPECIFIED;
 }
@@ -133,6 +136,8 @@ void ToProto(const GameSnapshot& s, const InstanceInfo& info, v1::GameStatus* ou
     pending->set_command_id(s.pending->command_id);
     pending->set_kind(ToProto(s.pending->kind));
     *pending->mutable_effective_at() = ToProto(s.pending->effective_at);
+    pending->set_paired(s.pending->paired);
+    pending->set_confirmed(s.pending->confirmed);
   }
   if (s.last_command) {
     v1::CommandResultSummary* last = out->mutable_last_command();

@@ -10,9 +10,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace pong {
-namespace {
-
-// Strict decimal: digits only, no sign, no leading zero, no overflow.
 std::optional<uint64_t> ParseDecimal(absl::string_view text, uint64_t max) {
   if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) {
     return std::nullopt;
@@ -26,8 +23,6 @@ std::optional<uint64_t> ParseDecimal(absl::string_view text, uint64_t max) {
   }
   return value;
 }
-
-}  // namespace
 
 bool IsValidGameId(absl::string_view id) {
   if (id.size() != kGameIdLength) return false;

@@ -46,6 +46,8 @@ absl::string_view PingMacMessage(const GamePing& ping, PingMacBuffer& buffer);
 absl::StatusOr<std::optional<GamePing>> ParsePing(const PingQuery& query);
 
 bool IsValidGameId(absl::string_view id);
+// Strict decimal: digits only, no sign, no leading zero, at most `max`.
+std::optional<uint64_t> ParseDecimal(absl::string_view text, uint64_t max);
 absl::Status ValidatePongTimeMs(int64_t pong_time_ms);
 
 }  // namespace pong

@@ -24,6 +24,7 @@ class LosePongsPeerLink final : public PeerLink {
     }
     return result;
   }
+  ConfirmReply Confirm(const ConfirmAsk& ask) override { return link_.Confirm(ask); }
   void Interrupt() override { link_.Interrupt(); }
   void Close() override { link_.Close(); }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -254,21 +255,22 @@ TEST(PairSecretTest, APairWithDifferentSecretsDoesNotPlay) {
   PongPair pair(WithFlags({secrets.Flag("a", "the secret of the first one")},
                           {secrets.Flag("b", "the secret of the second one")}));
   ASSERT_TRUE(pair.ok());
+  // Each refuses the other's asks to confirm the start (403), so neither has it confirmed
+  // and both drop it: pong-cli says it did not take effect, and nothing plays.
   RunResult r = Cli(pair, {"start", "50"});
-  ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  // The first serves; the second refuses every attempt, and the first keeps retrying.
-  EXPECT_TRUE(WaitFor([&] {
-    return pair.first.Log().find("ping refused by peer seq=1 attempt 3: HTTP 403") !=
-           std::string::npos;
-  })) << pair.first.Log();
-  EXPECT_EQ(pair.second.Status().pings_received(), 0u);
-  EXPECT_EQ(pair.second.Status().last_seq(), 0u);
-  EXPECT_EQ(pair.first.Status().last_seq(), 1u);
-  const std::string receiver_log = pair.second.Log();
-  EXPECT_THAT(receiver_log, HasSubstr("game ping refused: missing or wrong mac (403)"));
-  EXPECT_THAT(receiver_log, Not(HasSubstr("ping received")));
-  r = Cli(pair, {"stop"});
-  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("the other instance did not confirm it")) << Describe(r);
+  EXPECT_EQ(pair.first.Status().state(), v1::GAME_STATE_IDLE);
+  EXPECT_EQ(pair.second.Status().state(), v1::GAME_STATE_IDLE);
+  EXPECT_EQ(pair.first.Status().last_command().phase(), v1::COMMAND_PHASE_DROPPED);
+  EXPECT_EQ(pair.second.Status().last_command().phase(), v1::COMMAND_PHASE_DROPPED);
+  for (const Instance* instance : {&pair.first, &pair.second}) {
+    ASSERT_TRUE(WaitFor([&] {
+      return absl::StrContains(instance->Log(), "confirm refused: missing or wrong mac (403)");
+    })) << instance->Log();
+    EXPECT_THAT(instance->Log(), HasSubstr(": HTTP 403 confirm not authenticated"));
+    EXPECT_THAT(instance->Log(), Not(HasSubstr("ping sent")));
+  }
 }
 
 // One side with a secret, one without: the side without takes macs it ignores, the side

@@ -18,6 +18,22 @@ SendResult FakePeerLink::Send(const GamePing& ping) {
   return result;
 }
 
+ConfirmReply FakePeerLink::Confirm(const ConfirmAsk& ask) {
+  std::lock_guard<std::mutex> lock(mu_);
+  asks_.push_back(ask);
+  return confirm_reply_;
+}
+
+void FakePeerLink::SetConfirmReply(ConfirmReply reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  confirm_reply_ = std::move(reply);
+}
+
+std::vector<ConfirmAsk> FakePeerLink::asks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return asks_;
+}
+
 void FakePeerLink::Close() {
   std::lock_guard<std::mutex> lock(mu_);
   ++close_count_;

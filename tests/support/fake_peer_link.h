@@ -28,6 +28,11 @@ class FakePeerLink final : public PeerLink {
   explicit FakePeerLink(const Clock& clock);
 
   SendResult Send(const GamePing& ping) override ABSL_LOCKS_EXCLUDED(mu_);
+  // Records the ask and answers confirm_reply (confirmed, unless changed): a peer that
+  // has every paired command too.
+  ConfirmReply Confirm(const ConfirmAsk& ask) override ABSL_LOCKS_EXCLUDED(mu_);
+  void SetConfirmReply(ConfirmReply reply) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<ConfirmAsk> asks() const ABSL_LOCKS_EXCLUDED(mu_);
   // Counts the calls, and each ping sent so far is marked as followed by one.
   void Close() override ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -55,6 +60,8 @@ class FakePeerLink final : public PeerLink {
   SendResult default_result_ ABSL_GUARDED_BY(mu_);
   size_t close_count_ ABSL_GUARDED_BY(mu_) = 0;
   size_t sent_at_last_close_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<ConfirmAsk> asks_ ABSL_GUARDED_BY(mu_);
+  ConfirmReply confirm_reply_ ABSL_GUARDED_BY(mu_){ConfirmReply::kConfirmed, ""};
 };
 
 }  // namespace pong::testing
