@@ -367,6 +367,42 @@ TEST_F(FanoutTest, ConfirmationThatFindsOneNotAppliedExits3) {
                         "is PAUSED\n"));
 }
 
+// An answer too late for pong-cli, but the instances had the command and confirmed it with
+// each other: the cancels before effective_at are refused ("confirmed by both"), which is
+// final only after effective_at, when a second cancel finds it applied on both.
+TEST_F(FanoutTest, ACancelRefusedAsConfirmedIsCheckedAfterEffectiveAtAndBothApplied) {
+  first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_, /*received=*/true));
+  for (FakeControlClient* client : {&first_, &second_}) {
+    client->QueueCancel([](FakeControlClient&,
+                           const Call& call) -> absl::StatusOr<v1::CommandResult> {
+      return absl::FailedPreconditionError("command " + call.command_id +
+                                           " is confirmed by both instances; too late to cancel");
+    });
+  }
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  for (FakeControlClient* client : {&first_, &second_}) {
+    const std::vector<Call> cancels = client->Calls(Call::kCancel);
+    ASSERT_THAT(cancels, SizeIs(2));
+    EXPECT_LT(cancels[0].at, EffectiveAt());
+    EXPECT_GT(cancels[1].at, EffectiveAt());
+    EXPECT_EQ(client->state(), v1::GAME_STATE_PAUSED);
+  }
+  EXPECT_EQ(report.instances[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kApplied);
+}
+
+TEST_F(FanoutTest, ADroppedCommandIsReportedAsNotAppliedWithWhy) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  second_.QueueSubmit(AsUsual());
+  second_.QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_DROPPED));
+  const CommandReport report = Run(v1::COMMAND_KIND_RESUME);
+  EXPECT_EQ(report.instances[1].outcome, Outcome::kNotApplied);
+  EXPECT_THAT(RenderCommand(report, false).out,
+              HasSubstr("dropped at effective_at: the other instance did not confirm it had the "
+                        "command too"));
+}
+
 TEST_F(FanoutTest, ConfirmationRetriesTransportErrorsThenGivesUp) {
   second_.QueueSubmit(AsUsual());
   for (int i = 0; i < 1000; ++i) {

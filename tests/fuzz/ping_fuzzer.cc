@@ -1,9 +1,12 @@
-// libFuzzer target for everything that parses a game ping.
+// libFuzzer target for everything that parses what the HTTP plane takes: game pings and
+// paired commands' asks (/confirm).
 //
-// The first byte picks the path. Bit 3 clear: bits 0-2 say which of game, seq and ms are
-// present, and the rest holds their values separated by '\0' (ParsePing directly). Bit 3
-// set: the rest is a raw query string, decoded by httplib as the server does and read by
-// ReadPingQuery. Seeds start with '7' (all three present) or '?' (a query string).
+// The first byte picks the path. Bit 6 set: the rest is a /confirm query string, read by
+// ReadConfirmQuery and ParseConfirm. Else bit 3 clear: bits 0-2 say which of game, seq
+// and ms are present, and the rest holds their values separated by '\0' (ParsePing
+// directly). Bit 3 set: the rest is a raw query string, decoded by httplib as the server
+// does and read by ReadPingQuery. Seeds start with '7' (all three present), '?' (a ping
+// query string) or 'p' (a confirm query string).
 #include <httplib.h>
 
 #include <cstddef>
@@ -17,6 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/core/confirm.h"
+#include "server/core/game.h"
 #include "server/core/ping.h"
 #include "server/ping_query.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -82,13 +87,39 @@ void FuzzQueryString(absl::string_view text) {
   CheckParse(*query);
 }
 
+// A /confirm query: a parsed ask is exactly what its own target says, field by field.
+void FuzzConfirmQueryString(absl::string_view text) {
+  httplib::Params params;
+  httplib::detail::parse_query_text(std::string(text), params);
+  const absl::StatusOr<ConfirmQuery> query = ReadConfirmQuery(params);
+  if (!query.ok()) {
+    PONG_FUZZ_CHECK(query.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  const absl::StatusOr<ConfirmAsk> ask = ParseConfirm(*query);
+  if (!ask.ok()) {
+    PONG_FUZZ_CHECK(ask.status().code() == absl::StatusCode::kInvalidArgument);
+    PONG_FUZZ_CHECK(ask.status().message().find('\n') == absl::string_view::npos);
+    return;
+  }
+  PONG_FUZZ_CHECK(IsValidCommandId(ask->command_id));
+  PONG_FUZZ_CHECK(ask->command_id == *query->command);
+  PONG_FUZZ_CHECK(ToString(ask->kind) == *query->kind);
+  PONG_FUZZ_CHECK(absl::StrCat(absl::ToUnixNanos(ask->effective_at)) == *query->at);
+  const std::string target = ConfirmTarget(*ask);
+  PONG_FUZZ_CHECK(target == absl::StrCat("/confirm?command=", *query->command,
+                                         "&kind=", *query->kind, "&at=", *query->at));
+}
+
 }  // namespace
 }  // namespace pong
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const absl::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] & 0x08) {
+  if (data[0] & 0x40) {
+    pong::FuzzConfirmQueryString(rest);
+  } else if (data[0] & 0x08) {
     pong::FuzzQueryString(rest);
   } else {
     pong::FuzzValues(data[0], rest);

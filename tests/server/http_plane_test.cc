@@ -185,6 +185,61 @@ TEST_F(HttpPlaneTest, OtherMethodsAndPaths) {
   EXPECT_EQ(Status().state(), v1::GAME_STATE_IDLE);
 }
 
+// GET /confirm: the peer's ask whether this instance has a paired command too.
+TEST_F(HttpPlaneTest, ConfirmAnswersFromThePendingCommand) {
+  const absl::Time at = absl::Now() + absl::Seconds(30);
+  auto confirm = [&](absl::string_view id, absl::string_view kind, absl::Time when) {
+    return Get(
+        absl::StrCat("/confirm?command=", id, "&kind=", kind, "&at=", absl::ToUnixNanos(when)));
+  };
+  httplib::Result res = confirm("p-1", "pause", at);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 404) << res->body;
+  EXPECT_EQ(res->body, "no command p-1 here\n");
+
+  StartNow(1000, /*serve=*/false, kGameId);
+  v1::PauseRequest pause = At(MakeCommand<v1::PauseRequest>("p-1"), at);
+  pause.set_paired(true);
+  v1::CommandResult result;
+  // The fake peer says "not yet" to this instance's own asks.
+  peer().SetConfirmReply(ConfirmReply{ConfirmReply::kUnknown, "HTTP 404"});
+  ASSERT_TRUE(control().Pause(pause, &result).ok());
+  EXPECT_FALSE(Status().pending_command().confirmed());
+
+  // Another kind or instant is refused and confirms nothing; the same one confirms it.
+  ExpectConflict(confirm("p-1", "stop", at), "is a pause at");
+  ExpectConflict(confirm("p-1", "pause", at + absl::Milliseconds(1)), "is a pause at");
+  EXPECT_FALSE(Status().pending_command().confirmed());
+  res = confirm("p-1", "pause", at);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "confirmed");
+  EXPECT_TRUE(Status().pending_command().confirmed());
+  // From now on it takes effect on both: too late to cancel.
+  const grpc::Status cancelled = control().Cancel("p-1", &result);
+  EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(cancelled.error_message(), HasSubstr("confirmed by both instances"));
+}
+
+TEST_F(HttpPlaneTest, MalformedConfirmIsBadRequestAndChangesNothing) {
+  const v1::GameStatus before = Status();
+  for (const char* path :
+       {"/confirm", "/confirm?command=a&kind=pause", "/confirm?command=a&kind=jump&at=1",
+        "/confirm?command=&kind=stop&at=1", "/confirm?command=a%0Ab&kind=stop&at=1",
+        "/confirm?command=a&kind=stop&at=-1",
+        "/confirm?command=a&kind=stop&at=99999999999999999999",
+        "/confirm?command=a&kind=stop&at=1&at=2"}) {
+    const httplib::Result res = Get(path);
+    ASSERT_TRUE(res) << path << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 400) << path;
+    EXPECT_EQ(res->body.find('\n'), res->body.size() - 1) << path << ": " << res->body;
+  }
+  const httplib::Result res = http_->Post("/confirm", "", "text/plain");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 405);
+  ExpectUnchanged(before, Status());
+}
+
 // The peer's HttpPeerLink keeps its connection open between pings, so an instance must
 // stop promptly (SIGTERM, the launcher's stop) while a client holds an idle connection.
 TEST_F(HttpPlaneTest, ShutdownIsPromptWhileAClientKeepsAConnectionOpen) {

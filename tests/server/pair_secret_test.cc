@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "server/core/confirm.h"
 #include "server/ping_auth.h"
 #include "server/ping_query.h"
 #include "tests/server/service_test_util.h"
@@ -285,6 +286,41 @@ TEST_F(PairSecretPlaneTest, ARunningGameTakesOnlyTheAuthenticatedPing) {
   EXPECT_EQ(res->body, "pong");
   EXPECT_EQ(Status().last_seq(), 1u);
   EXPECT_EQ(Status().ball(), v1::BALL_HELD);
+}
+
+// A paired command's ask needs the mac too: otherwise anyone could confirm (or learn of)
+// a scheduled command. Only an ask signed under the pair secret confirms it.
+TEST_F(PairSecretPlaneTest, OnlyAnAuthenticatedAskConfirmsAPairedCommand) {
+  StartNow(10'000, /*serve=*/false, kGameId);
+  const absl::Time at = absl::Now() + absl::Seconds(30);
+  v1::PauseRequest pause = At(MakeCommand<v1::PauseRequest>("p-1"), at);
+  pause.set_paired(true);
+  peer().SetConfirmReply(ConfirmReply{ConfirmReply::kUnknown, "HTTP 404"});
+  v1::CommandResult result;
+  ASSERT_TRUE(control().Pause(pause, &result).ok());
+  const ConfirmAsk ask{"p-1", CommandKind::kPause, at, {}};
+  const std::string path = ConfirmTarget(ask);
+  const std::unique_ptr<PingMac> wrong_key = MacWith("another secret of 16+ characters");
+  ConfirmAsk other = ask;
+  other.effective_at += absl::Milliseconds(1);
+  for (const std::string& bad :
+       {path, absl::StrCat(path, "&mac="), absl::StrCat(path, "&mac=", std::string(64, '0')),
+        absl::StrCat(path, "&mac=", Str(wrong_key->Sign(ConfirmMacMessage(ask)))),
+        absl::StrCat(path, "&mac=", Str(mac_->Sign(ConfirmMacMessage(other)))),
+        // A ping's mac never passes for an ask's.
+        absl::StrCat(path, "&mac=", Str(mac_->Sign(GamePing{kGameId, 1, 10'000})))}) {
+    SCOPED_TRACE(bad);
+    const httplib::Result res = http_->Get(bad);
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 403);
+    EXPECT_EQ(res->body, "confirm not authenticated: missing or wrong mac\n");
+  }
+  EXPECT_FALSE(Status().pending_command().confirmed());
+  const httplib::Result res =
+      http_->Get(absl::StrCat(path, "&mac=", Str(mac_->Sign(ConfirmMacMessage(ask)))));
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_TRUE(Status().pending_command().confirmed());
 }
 
 TEST_F(PairSecretPlaneTest, BarePingStaysOpen) {
