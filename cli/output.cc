@@ -355,7 +355,10 @@ std::vector<std::string> StatusParts(const v1::GameStatus& s) {
   if (s.has_pending_command()) {
     const v1::PendingCommand& pending = s.pending_command();
     parts.push_back(absl::StrCat("pending ", VerbOf(pending.kind()), " at ",
-                                 ClockText(FromProto(pending.effective_at()))));
+                                 ClockText(FromProto(pending.effective_at())),
+                                 !pending.paired()     ? ""
+                                 : pending.confirmed() ? " (confirmed by the peer)"
+                                                       : " (not yet confirmed by the peer)"));
   }
   return parts;
 }

@@ -270,6 +270,11 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
       return absl::UnavailableError(absl::StrCat(
           "command ", command_id, " is being confirmed with the peer; ask again in a moment"));
     }
+    if (pending_->effective <= now.mono && pending_->command.paired) {
+      // Its time has come unconfirmed: it is dropped, whether or not the timer fired.
+      Drop("the peer did not confirm it by effective_at (it never got it, or refused it)");
+      return records_.at(command_id).outcome;
+    }
     if (pending_->effective <= now.mono) {
       // Its time has come; the owner's timer applies it at once, so it is too late.
       return absl::FailedPreconditionError(absl::StrCat("command ", command_id,

@@ -149,6 +149,7 @@ TEST(OutputTest, StatusTextShowsGameBallPingsPeerAndPending) {
   paused.mutable_peer()->set_last_error("connection refused");
   paused.mutable_pending_command()->set_kind(v1::COMMAND_KIND_RESUME);
   *paused.mutable_pending_command()->mutable_effective_at() = ToProto(kAt);
+  paused.mutable_pending_command()->set_paired(true);
   v1::GameStatus idle;
   idle.set_name("alpha");
   idle.set_state(v1::GAME_STATE_IDLE);
@@ -164,7 +165,8 @@ TEST(OutputTest, StatusTextShowsGameBallPingsPeerAndPending) {
             "15:06:40.607Z  seq 12  pings 6 sent, 6 received  peer 127.0.0.1:8082 reachable\n"
             "second        127.0.0.1:50052  PAUSED   game 01234567 1000 ms  ball held, 468 ms "
             "left  seq 12  pings 6 sent, 6 received  peer 127.0.0.1:8082 unreachable (3 "
-            "failures: connection refused)  pending resume at 15:06:40.107Z\n"
+            "failures: connection refused)  pending resume at 15:06:40.107Z (not yet confirmed "
+            "by the peer)\n"
             "third(alpha)  127.0.0.1:50053  IDLE\n");
 }
 

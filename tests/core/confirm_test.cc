@@ -27,10 +27,7 @@
 namespace pong {
 namespace {
 
-using ::testing::Contains;
 using ::testing::HasSubstr;
-using ::testing::Not;
-using ::testing::Optional;
 
 constexpr absl::string_view kGameA = "0123456789abcdef0123456789abcdef";
 constexpr absl::string_view kId = "cmd-1";
@@ -157,6 +154,18 @@ TEST_F(PairedCommandTest, NeverConfirmedItIsDroppedAtEffectiveAtAndChangesNothin
   // Its id keeps its fate: the same command again says so, a cancel changes nothing.
   EXPECT_EQ(Submit(Paired(CommandKind::kStart, Ms(100)))->phase, CommandPhase::kDropped);
   EXPECT_EQ(game_.Cancel(kId, Now())->phase, CommandPhase::kDropped);
+}
+
+TEST_F(PairedCommandTest, ACancelAfterEffectiveAtFindsAnUnconfirmedOneDropped) {
+  ASSERT_TRUE(Submit(Paired(CommandKind::kStart, Ms(100))).ok());
+  std::optional<ConfirmAsk> ask = Take();
+  ASSERT_TRUE(ask.has_value());
+  Answer(*ask, ConfirmReply::kUnknown);
+  clock_.AdvanceTo(MonoAt(Ms(101)));  // the owner's timer has not fired yet
+  const absl::StatusOr<CommandOutcome> cancel = game_.Cancel(kId, Now());
+  ASSERT_TRUE(cancel.ok()) << cancel.status();
+  EXPECT_EQ(cancel->phase, CommandPhase::kDropped);
+  EXPECT_EQ(game_.state(), GameState::kIdle);
 }
 
 TEST_F(PairedCommandTest, ConfirmedByTheAnswerItTakesEffectAndCanNoLongerBeCancelled) {
