@@ -44,10 +44,9 @@ void GameEngine::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    WakeTimers();
+    asked_cv_.notify_all();  // a Cancel waiting for an ask's answer
   }
-  command_cv_.notify_one();
-  asked_cv_.notify_all();
-  ball_cv_.notify_one();
   peer_.Interrupt();  // a send in progress returns at once
   if (command_thread_.joinable()) command_thread_.join();
   if (ball_thread_.joinable()) ball_thread_.join();
@@ -60,8 +59,8 @@ absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     outcome = game_.Submit(command, clock_.Read());
+    WakeTimers();
   }
-  WakeTimers();
   return outcome;
 }
 
@@ -78,8 +77,8 @@ absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) 
       asked_cv_.wait_until(lock, give_up);
       outcome = game_.Cancel(command_id, clock_.Read());
     }
+    WakeTimers();  // a cancelled command leaves its timer without a deadline
   }
-  WakeTimers();  // a cancelled command leaves its timer without a deadline
   return outcome;
 }
 
@@ -102,9 +101,9 @@ ConfirmReply GameEngine::OnConfirmAsk(const ConfirmAsk& ask) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     reply = game_.OnConfirmAsk(ask, clock_.Read());
+    // Confirmed, the command's next deadline is effective_at, not its next ask.
+    WakeTimers();
   }
-  // Confirmed, the command's next deadline is effective_at, not its next ask.
-  WakeTimers();
   return reply;
 }
 
@@ -115,10 +114,10 @@ GameSnapshot GameEngine::Snapshot() {
     const Instant now = clock_.Read();
     game_.Advance(now);  // a command whose time has come shows as applied, timer or not
     snapshot = game_.Snapshot(now);
+    // If that applied a resume, the ball thread (asleep without a deadline while paused)
+    // must learn of its new one.
+    WakeTimers();
   }
-  // If that applied a resume, the ball thread (asleep without a deadline while paused)
-  // must learn of its new one.
-  WakeTimers();
   return snapshot;
 }
 

@@ -45,7 +45,12 @@ class GameEngine {
   // The Game's event sink, so called under mu_; it only enqueues.
   void OnEvent(const GameEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call that may have moved a deadline: both timer threads look again.
-  void WakeTimers() ABSL_LOCKS_EXCLUDED(mu_);
+  // Under mu_: a control call's last touch of the engine then comes before the next lock
+  // of mu_, so before the Stop() and destruction that follow the last call, in a way
+  // ThreadSanitizer sees too (what orders them in the server is gRPC's Shutdown waiting
+  // for its handlers, which it cannot see). OnPing may notify after unlocking: the HTTP
+  // plane's threads are joined before the engine goes.
+  void WakeTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   PeerLink& peer_;
