@@ -20,10 +20,12 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/cli/free_port.h"
+#include "tests/support/wait.h"
 
 namespace pong::cli {
 namespace {
 
+using ::pong::testing::SlowdownFactor;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -49,14 +51,6 @@ std::vector<std::string> SanitizerEnvironment() {
     if (const char* value = std::getenv(name)) env.push_back(absl::StrCat(name, "=", value));
   }
   return env;
-}
-
-// How much slower than a plain build this one runs: $PONG_TEST_SLOWDOWN (tools/test --tsan
-// sets it), 1 by default. Scales the bounds on how long a run may take.
-int SlowdownFactor() {
-  const char* text = std::getenv("PONG_TEST_SLOWDOWN");
-  const int factor = text == nullptr ? 1 : std::atoi(text);
-  return factor >= 1 ? factor : 1;
 }
 
 // Runs pong-cli with `args` and an empty environment (but for the sanitizers' options),

@@ -1,5 +1,8 @@
 #include "tests/support/wait.h"
 
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 
 namespace pong::testing {
@@ -12,6 +15,12 @@ bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout,
     if (absl::Now() >= deadline) return condition();
     absl::SleepFor(interval);
   }
+}
+
+int SlowdownFactor() {
+  const char* text = std::getenv("PONG_TEST_SLOWDOWN");
+  int factor = 1;
+  return text != nullptr && absl::SimpleAtoi(text, &factor) && factor >= 1 ? factor : 1;
 }
 
 }  // namespace pong::testing

@@ -12,6 +12,11 @@ namespace pong::testing {
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout,
                absl::Duration interval = absl::Milliseconds(2));
 
+// How much slower than a plain build this one runs: $PONG_TEST_SLOWDOWN (tools/test --tsan
+// sets it), 1 by default. Scales a test's bounds on how long something may take and the
+// lead of the commands it schedules.
+int SlowdownFactor();
+
 }  // namespace pong::testing
 
 #endif  // PONG_TESTS_SUPPORT_WAIT_H_
