@@ -44,6 +44,14 @@ class GuardedHttpServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  // Under ThreadSanitizer only (a no-op otherwise): httplib, a compiled library TSan does
+  // not instrument, builds function-local statics on the first request it parses (e.g. the
+  // method names in Server::parse_request_line). Later requests on other threads skip the
+  // static's guard through a load in httplib's code, which TSan cannot see, so their reads
+  // looked like races with the first request's writes, in frames of the stripped library
+  // that no suppression can name. Parsing requests here, before the server's threads
+  // exist, builds those statics in an order TSan sees.
+  void PrimeLibraryStatics();
 
   const Limits limits_;
 };
