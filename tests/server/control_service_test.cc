@@ -291,7 +291,7 @@ TEST_F(ServiceTest, CancelDropsAScheduledCommand) {
 }
 
 TEST_F(ServiceTest, CancelOfUnknownAppliedOrRejectedCommandsIsRefused) {
-  StartNow(1000, /*serve=*/false, kGameId, "start-1");  // nothing moves
+  StartNow(60'000, /*serve=*/false, kGameId, "start-1");  // nothing moves for 2 min
   v1::CommandResult r;
   const grpc::Status rejected = control().Start(MakeStart("start-2", 1000, true), &r);
   ASSERT_EQ(rejected.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(rejected);
@@ -511,7 +511,7 @@ TEST_F(ServiceTest, SameCommandIdAgainReturnsTheFirstOutcomeAppliedOnce) {
 }
 
 TEST_F(ServiceTest, SameCommandIdForAnotherKindIsInvalidArgument) {
-  StartNow(1000, /*serve=*/false, kGameId, "cmd-1");  // nothing moves
+  StartNow(60'000, /*serve=*/false, kGameId, "cmd-1");  // nothing moves for 2 min
   const v1::GameStatus before = Status();
   v1::CommandResult r;
   grpc::Status status = control().Pause(MakeCommand<v1::PauseRequest>("cmd-1"), &r);
