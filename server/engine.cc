@@ -17,6 +17,9 @@ void TightenTimerSlack() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 // loopback connect at the next ping; faster games keep the connection.
 constexpr int64_t kCloseLinkFromPongTimeMs = 250;
 
+// A ping's arrival stamp older than this when it is handled is not trusted.
+constexpr absl::Duration kMaxArrivalAge = absl::Seconds(1);
+
 // Waits for `cv` until `deadline`, or without end when there is none.
 void WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
              const std::optional<MonoTime>& deadline) {
@@ -82,14 +85,21 @@ absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) 
   return outcome;
 }
 
-PingVerdict GameEngine::OnPing(const GamePing& ping) {
+PingVerdict GameEngine::OnPing(const GamePing& ping, std::optional<absl::Time> arrived) {
   const Instant received = clock_.Read();
+  // The arrival on the monotonic clock: as long before this reading as on the wall clock.
+  // A stamp in the future or older than kMaxArrivalAge (the wall clock was stepped) is
+  // not trusted.
+  std::optional<MonoTime> arrived_mono;
+  if (arrived && *arrived <= received.wall && received.wall - *arrived <= kMaxArrivalAge) {
+    arrived_mono = received.mono - absl::ToChronoNanoseconds(received.wall - *arrived);
+  }
   PingVerdict verdict;
   bool state_changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const GameState before = game_.state();
-    verdict = game_.OnPing(ping, received);
+    verdict = game_.OnPing(ping, received, arrived_mono);
     state_changed = game_.state() != before;
   }
   if (verdict.kind == PingVerdict::kAccepted || state_changed) ball_cv_.notify_one();

@@ -35,7 +35,10 @@ class GameEngine {
 
   absl::StatusOr<CommandOutcome> Submit(const Command& command) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<CommandOutcome> Cancel(absl::string_view command_id) ABSL_LOCKS_EXCLUDED(mu_);
-  PingVerdict OnPing(const GamePing& ping) ABSL_LOCKS_EXCLUDED(mu_);
+  // `arrived`: when the ping's bytes reached this host (wall clock, e.g. the kernel's
+  // receive timestamp), if known; the ball is then due pong_time_ms after that.
+  PingVerdict OnPing(const GamePing& ping, std::optional<absl::Time> arrived = std::nullopt)
+      ABSL_LOCKS_EXCLUDED(mu_);
   ConfirmReply OnConfirmAsk(const ConfirmAsk& ask) ABSL_LOCKS_EXCLUDED(mu_);
   GameSnapshot Snapshot() ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -19,6 +19,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// When the kernel received the first bytes of the request this thread is serving.
+thread_local std::optional<absl::Time> request_arrival;
+
 // Waits are cut into slices of this, so that a stopping server is noticed (httplib's
 // stop() only closes the listening socket).
 constexpr std::chrono::milliseconds kStopCheck{100};
@@ -84,10 +87,12 @@ class GuardedStream final : public httplib::Stream {
         listener_(listener),
         head_(limits.max_head_bytes, limits.max_body_bytes) {}
 
-  // A request begins: its head is scanned afresh and must arrive within the timeout.
+  // A request begins: its head is scanned afresh and must arrive within the timeout. Its
+  // arrival is that of the bytes already buffered, else of the next ones received.
   void BeginRequest() {
     head_.Reset();
     deadline_ = SteadyClock::now() + limits_.request_timeout;
+    request_arrival = buffered() ? last_arrival_ : std::nullopt;
   }
   bool refused() const { return refused_; }
   bool buffered() const { return begin_ < end_; }
@@ -109,13 +114,11 @@ class GuardedStream final : public httplib::Stream {
         }
         return -1;
       }
-      ssize_t received;
-      do {
-        received = recv(sock_, buffer_, sizeof(buffer_), 0);
-      } while (received < 0 && errno == EINTR);
+      const ssize_t received = Receive();
       if (received <= 0) return received < 0 ? -1 : 0;
       begin_ = 0;
       end_ = static_cast<size_t>(received);
+      if (!request_arrival) request_arrival = last_arrival_;
     }
     const size_t n = std::min(size, end_ - begin_);
     if (head_.verdict() == RequestHeadScanner::Verdict::kReading) {
@@ -162,6 +165,31 @@ class GuardedStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  // recv into buffer_, noting the kernel's receive time of the bytes in last_arrival_.
+  ssize_t Receive() {
+    iovec iov{buffer_, sizeof(buffer_)};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+    ssize_t received;
+    do {
+      received = recvmsg(sock_, &message, 0);
+    } while (received < 0 && errno == EINTR);
+    last_arrival_.reset();
+    if (received <= 0) return received;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec stamp;
+        std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
+        if (stamp.tv_sec != 0) last_arrival_ = absl::TimeFromTimespec(stamp);
+      }
+    }
+    return received;
+  }
+
   // Answers `status` with a one-line reason and ends the connection.
   void Refuse(int status, const std::string& reason) {
     refused_ = true;
@@ -183,6 +211,7 @@ class GuardedStream final : public httplib::Stream {
   char buffer_[4096];
   size_t begin_ = 0;
   size_t end_ = 0;
+  std::optional<absl::Time> last_arrival_;  // of the bytes in buffer_
 };
 
 #if defined(PONG_TSAN)  // CMakeLists.txt: a ThreadSanitizer build
@@ -241,6 +270,8 @@ void GuardedHttpServer::PrimeLibraryStatics() {
 #endif
 }
 
+std::optional<absl::Time> GuardedHttpServer::RequestArrival() { return request_arrival; }
+
 bool GuardedHttpServer::WidenListenQueue() {
   // Linux takes a second listen() on a listening socket as a new queue length.
   return svr_sock_ != INVALID_SOCKET && ::listen(svr_sock_, limits_.listen_backlog) == 0;
@@ -248,6 +279,8 @@ bool GuardedHttpServer::WidenListenQueue() {
 
 // What httplib's own does (a keep-alive loop around process_request), with GuardedStream.
 bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
+  const int yes = 1;  // each recv reports when the kernel received the bytes
+  setsockopt(sock, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
   GuardedStream stream(
       sock, limits_,
       std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_),
@@ -265,6 +298,7 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
                          [](httplib::Request&) {});
     if (!ok || connection_closed || stream.refused()) break;
   }
+  request_arrival.reset();
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ok;

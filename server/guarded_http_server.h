@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
+
+#include "absl/time/time.h"
 
 #include "server/elastic_pool.h"
 
@@ -25,8 +28,9 @@ namespace pong {
 //  - refuses with 408 a request that has not arrived whole request_timeout after its first
 //    byte, and closes a connection that sends nothing for the keep-alive timeout;
 // and runs connections on an ElasticPool, so slow clients hold threads of their own
-// instead of queueing the peer behind them. Refusals close the connection.
-// Configure and run like any httplib::Server.
+// instead of queueing the peer behind them. Refusals close the connection. It also
+// notes when the kernel received each request's first bytes (SO_TIMESTAMPNS), for
+// handlers: RequestArrival(). Configure and run like any httplib::Server.
 class GuardedHttpServer : public httplib::Server {
  public:
   struct Limits {
@@ -41,6 +45,10 @@ class GuardedHttpServer : public httplib::Server {
 
   // After bind_to_port / bind_to_any_port: widens the listen queue to limits.listen_backlog.
   bool WidenListenQueue();
+
+  // In a handler: when the kernel received the first bytes of the request this thread is
+  // handling (wall clock), before this thread woke up and parsed it; nullopt if unknown.
+  static std::optional<absl::Time> RequestArrival();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

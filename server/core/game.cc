@@ -589,7 +589,7 @@ bool Game::ProbeDue() const {
   return state_ == GameState::kRunning && ball_ == Ball::kLost && !probing_ && out_seq_ > 0;
 }
 
-PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
+PingVerdict Game::OnPing(const GamePing& ping, Instant now, std::optional<MonoTime> arrived) {
   auto refuse = [&](std::string reason) {
     ++rejected_pings_;
     Emit(GameEvent::kPingRefused, absl::StrCat("ping refused seq=", ping.seq, ": ", reason));
@@ -643,7 +643,7 @@ PingVerdict Game::OnPing(const GamePing& ping, Instant now) {
   attempt_ = 0;
   peer_.reachable = true;
   peer_.consecutive_failures = 0;
-  HoldBall(now.mono, pong_time_);
+  HoldBall(arrived ? std::min(*arrived, now.mono) : now.mono, pong_time_);
   Emit(GameEvent::kPingReceived,
        absl::StrCat("ping received seq=", ping.seq, " game=", game_id_, ", next ping ",
                     state_ == GameState::kPaused ? "after resume + " : "in ",

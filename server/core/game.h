@@ -236,10 +236,14 @@ class Game {
   std::optional<MonoTime> NextCommandDeadline() const;
   std::optional<MonoTime> NextPingDeadline() const;
 
-  // A game ping from the peer, received at now. Applies what is due first. An idle
+  // A game ping from the peer, handled at now. Applies what is due first. An idle
   // instance with nothing pending and no record of the ping's game rejoins it (it was
   // restarted mid-game): it takes the game id, seq and pong_time_ms from the ping.
-  PingVerdict OnPing(const GamePing& ping, Instant now);
+  // `arrived`: when its bytes reached this host (the kernel's receive time), if known;
+  // the ball is then due pong_time_ms after that rather than after now (never later than
+  // now + pong_time_ms), so the handler's wake-up and parsing do not stretch the interval.
+  PingVerdict OnPing(const GamePing& ping, Instant now,
+                     std::optional<MonoTime> arrived = std::nullopt);
   // The ping that is due, if any; the caller sends it and reports with OnSendResult.
   std::optional<OutboundPing> TakePingToSend(Instant now);
   void OnSendResult(const OutboundPing& sent, const SendResult& result, Instant now,
