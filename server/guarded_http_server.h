@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "absl/time/time.h"
-
 #include "server/elastic_pool.h"
 
 namespace pong {

@@ -887,6 +887,26 @@ TEST_F(GameTest, ZeroPongTimeSendsTheNextPingAtOnce) {
 
 // ---- Deadline-based timing ----
 
+// received_at is when the ping's bytes arrived, not when the handler got to it.
+TEST_F(GameTest, TheBallIsDuePongTimeAfterThePingArrived) {
+  StartNow(/*serve=*/false);
+  RunFor(Ms(3));
+  const absl::Duration arrived = Elapsed();
+  ClockTo(arrived + Ms(2));  // the handler woke and parsed for 2 ms
+  ASSERT_EQ(game_.OnPing(GamePing{std::string(kGameA), 1, 1000}, Now(), MonoAt(arrived)).kind,
+            PingVerdict::kAccepted);
+  EXPECT_THAT(PingDeadline(), Optional(arrived + Ms(1000)));
+}
+
+TEST_F(GameTest, AnArrivalAfterNowCountsAsNow) {
+  StartNow(/*serve=*/false);
+  RunFor(Ms(3));
+  const absl::Duration now = Elapsed();
+  ASSERT_EQ(game_.OnPing(GamePing{std::string(kGameA), 1, 1000}, Now(), MonoAt(now + Ms(5))).kind,
+            PingVerdict::kAccepted);
+  EXPECT_THAT(PingDeadline(), Optional(now + Ms(1000)));
+}
+
 TEST_F(GameTest, LateWakeUpsDoNotShiftPauseOrResume) {
   const absl::Duration received = ReceiveFirstPing();  // due at received + 1000 ms
   ASSERT_THAT(Submit(MakeCommand("p1", CommandKind::kPause, WallAt(received + Ms(400)))),

@@ -1,9 +1,13 @@
 // The HTTP plane of an in-process instance, seen by an httplib client on its bound port,
 // with the game's state read back over gRPC.
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <future>
 #include <string>
@@ -102,6 +106,37 @@ TEST_F(HttpPlaneTest, AnIdleInstanceRejoinsTheGameOfAPing) {
   EXPECT_EQ(s.pong_time_ms(), 10'000);
   EXPECT_EQ(s.last_seq(), 3u);
   EXPECT_EQ(s.ball(), v1::BALL_HELD);
+}
+
+// The ball is due pong_time_ms after the ping's first bytes reached the host (the
+// kernel's receive time), not after the handler had it whole: here the request's end
+// comes 300 ms after its start.
+TEST_F(HttpPlaneTest, TheBallIsDuePongTimeAfterThePingArrived) {
+  const int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(instance_->http_port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const auto send_all = [sock](const std::string& text) {
+    return send(sock, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  };
+  ASSERT_TRUE(send_all(absl::StrCat("GET ", GamePingPath(kGameId, 3, 10'000), " HTTP/1.1\r\n")));
+  const absl::Time first_bytes_sent = absl::Now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the gap, not the proof
+  ASSERT_TRUE(send_all("Host: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  std::string answer;
+  char buffer[1024];
+  for (ssize_t n; (n = recv(sock, buffer, sizeof(buffer), 0)) > 0;) answer.append(buffer, n);
+  close(sock);
+  ASSERT_THAT(answer, HasSubstr("200 OK"));
+
+  const v1::GameStatus s = Status();
+  ASSERT_EQ(s.ball(), v1::BALL_HELD);
+  // At most first_bytes_sent + 10 s (and a little for reading the two clocks apart);
+  // counted from the request's end it would be 300 ms later.
+  EXPECT_LE(ToTime(s.ball_due_at()), first_bytes_sent + absl::Seconds(10) + absl::Milliseconds(50));
 }
 
 TEST_F(HttpPlaneTest, PingOfAnotherGameIsConflictAndChangesNothing) {
