@@ -273,8 +273,13 @@ void GuardedHttpServer::PrimeLibraryStatics() {
 std::optional<absl::Time> GuardedHttpServer::RequestArrival() { return request_arrival; }
 
 bool GuardedHttpServer::WidenListenQueue() {
+  if (svr_sock_ == INVALID_SOCKET) return false;
+  // Accepted connections inherit it; set here, it makes the kernel start stamping received
+  // packets (it does so only once a socket asks, after a moment) before the first request.
+  const int yes = 1;
+  setsockopt(svr_sock_, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
   // Linux takes a second listen() on a listening socket as a new queue length.
-  return svr_sock_ != INVALID_SOCKET && ::listen(svr_sock_, limits_.listen_backlog) == 0;
+  return ::listen(svr_sock_, limits_.listen_backlog) == 0;
 }
 
 // What httplib's own does (a keep-alive loop around process_request), with GuardedStream.

@@ -42,7 +42,8 @@ class GuardedHttpServer : public httplib::Server {
 
   explicit GuardedHttpServer(Limits limits);
 
-  // After bind_to_port / bind_to_any_port: widens the listen queue to limits.listen_backlog.
+  // After bind_to_port / bind_to_any_port: widens the listen queue to limits.listen_backlog
+  // and turns on receive timestamps (for RequestArrival).
   bool WidenListenQueue();
 
   // In a handler: when the kernel received the first bytes of the request this thread is

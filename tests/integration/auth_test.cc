@@ -113,7 +113,8 @@ TEST_F(CliTokenTest, WithoutTheTokenNothingChanges) {
   EXPECT_THAT(r.out + r.err, ::testing::HasSubstr("UNAUTHENTICATED"));
   EXPECT_TRUE(BothIdle());
   EXPECT_EQ(pair_->first.Status().last_seq(), 0u);
-  EXPECT_THAT(pair_->first.Log(), HasSubstr("control call rejected: unauthenticated"));
+  EXPECT_TRUE(pair_->first.WaitForLog("control call rejected: unauthenticated"))
+      << pair_->first.Log();
   EXPECT_THAT(pair_->first.Log(), ::testing::Not(HasSubstr("integration-token")));
 }
 

@@ -109,7 +109,8 @@ TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
   ASSERT_TRUE(WaitFor([&] { return Fate(pair.first, "pause-first-only") == "dropped"; },
                       std::chrono::seconds(3)))
       << BothLogs(pair);
-  EXPECT_THAT(pair.first.Log(), HasSubstr("the peer did not confirm it by effective_at"));
+  EXPECT_TRUE(pair.first.WaitForLog("the peer did not confirm it by effective_at"))
+      << pair.first.Log();
   const v1::GameStatus first = pair.first.Status();
   EXPECT_EQ(first.last_command().phase(), v1::COMMAND_PHASE_DROPPED);
   EXPECT_EQ(first.state(), v1::GAME_STATE_RUNNING);
@@ -184,8 +185,8 @@ TEST(CliKilledTest, AfterBothAcceptedBothApplyAtEffectiveAt) {
         << BothLogs(pair);
     ASSERT_TRUE(cli->Running()) << "pong-cli ended before effective_at";
     cli->Kill();
-    EXPECT_THAT(pair.first.Log(), HasSubstr("id=" + id + " scheduled for"));
-    EXPECT_THAT(pair.second.Log(), HasSubstr("id=" + id + " scheduled for"));
+    EXPECT_TRUE(pair.first.WaitForLog("id=" + id + " scheduled for")) << pair.first.Log();
+    EXPECT_TRUE(pair.second.WaitForLog("id=" + id + " scheduled for")) << pair.second.Log();
     ASSERT_TRUE(WaitFor(
         [&] { return Fate(pair.first, id) == "applied" && Fate(pair.second, id) == "applied"; },
         std::chrono::seconds(5)))

@@ -38,6 +38,10 @@ int TestLeadMs() {
 
 std::string Instance::grpc_address() const { return absl::StrCat(setup.host, ":", grpc_port); }
 
+bool Instance::WaitForLog(absl::string_view text, std::chrono::milliseconds timeout) const {
+  return WaitFor([&] { return absl::StrContains(Log(), text); }, timeout);
+}
+
 v1::GameStatus Instance::Status() const {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -37,6 +37,10 @@ struct Instance {
   // GetStatus over gRPC; an empty status with state UNSPECIFIED when it does not answer.
   v1::GameStatus Status() const;
   std::string Log() const { return ReadFile(log_path); }
+  // Whether the log has `text` within `timeout`: the server writes its log a few ms after
+  // the event (server/event_log.h), so a line is waited for, not expected at once.
+  bool WaitForLog(absl::string_view text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 };
 
 // A line of a log: when, and the event text after the instance name.

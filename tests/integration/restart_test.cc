@@ -117,7 +117,7 @@ TEST_F(RestartTest, AnInstanceKilledAndRestartedRejoinsTheGameWithinThreeSeconds
   const auto back_after = std::chrono::steady_clock::now() - restarted_at;
   EXPECT_LT(back_after, std::chrono::seconds(5));
 
-  EXPECT_THAT(pair_.second.Log(), HasSubstr("at seq=3, pong_time_ms=1000"));
+  EXPECT_TRUE(pair_.second.WaitForLog("at seq=3, pong_time_ms=1000")) << pair_.second.Log();
   const v1::GameStatus first = pair_.first.Status();
   const v1::GameStatus second = pair_.second.Status();
   EXPECT_EQ(second.state(), v1::GAME_STATE_RUNNING);
@@ -142,8 +142,8 @@ TEST_F(RestartTest, AStopThatReachedOneInstanceOnlyEndsTheGameOnBoth) {
                       std::chrono::seconds(6)))
       << pair_.second.Log();
   EXPECT_EQ(pair_.first.Status().state(), v1::GAME_STATE_IDLE);
-  EXPECT_THAT(pair_.first.Log(), HasSubstr(": game stopped"));
-  EXPECT_THAT(pair_.second.Log(), HasSubstr("the game is over here too"));
+  EXPECT_TRUE(pair_.first.WaitForLog(": game stopped")) << pair_.first.Log();
+  EXPECT_TRUE(pair_.second.WaitForLog("the game is over here too")) << pair_.second.Log();
 }
 
 TEST_F(RestartTest, AHolderThatDiesLeavesTheBallLostAndStopThenStartRecover) {
@@ -160,7 +160,8 @@ TEST_F(RestartTest, AHolderThatDiesLeavesTheBallLostAndStopThenStartRecover) {
   ASSERT_TRUE(WaitFor([&] { return !pair_.second.Status().peer().reachable(); }));
   EXPECT_EQ(pair_.second.Status().state(), v1::GAME_STATE_RUNNING);
   ASSERT_TRUE(WaitFor([&] { return Logged(pair_.second, "ball lost: "); }));
-  EXPECT_THAT(pair_.second.Log(), HasSubstr("pong-cli stop && pong-cli start 1000"));
+  EXPECT_TRUE(pair_.second.WaitForLog("pong-cli stop && pong-cli start 1000"))
+      << pair_.second.Log();
   EXPECT_TRUE(WaitFor([&] { return Logged(pair_.second, "probe seq=2: "); }))
       << pair_.second.Log();  // the log is written by a thread of its own
 
@@ -209,7 +210,7 @@ TEST_F(RestartTest, AHolderRestartedRejoinsThroughTheLostBallProbe) {
       << pair_.second.Log();
   ASSERT_TRUE(WaitFor([&] { return Logged(pair_.first, "ping received seq=4 "); },
                       std::chrono::seconds(3)));
-  EXPECT_THAT(pair_.first.Log(), HasSubstr("at seq=2, pong_time_ms=500"));
+  EXPECT_TRUE(pair_.first.WaitForLog("at seq=2, pong_time_ms=500")) << pair_.first.Log();
   EXPECT_EQ(pair_.first.Status().game_id(), pair_.second.Status().game_id());
   EXPECT_EQ(pair_.Cli({"stop"}).exit_code, 0);
 }

@@ -80,7 +80,7 @@ class TlsTest : public ::testing::Test {
 TEST_F(TlsTest, AGameStartsPausesAndStopsOverTls) {
   PongPair pair(TlsOptions());
   ASSERT_TRUE(pair.ok()) << "the two TLS servers did not start";
-  EXPECT_THAT(pair.first.Log(), HasSubstr("control=tls"));
+  EXPECT_TRUE(pair.first.WaitForLog("control=tls")) << pair.first.Log();
   RunResult r = Cli(pair, {"start", "50"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(Plays(pair));
@@ -239,7 +239,7 @@ TEST(PairSecretTest, APairWithTheSameSecretPlays) {
   const std::string flag = secrets.Flag("same", "the secret both instances share");
   PongPair pair(WithFlags({flag}, {flag}));
   ASSERT_TRUE(pair.ok());
-  EXPECT_THAT(pair.first.Log(), HasSubstr("pings=mac"));
+  EXPECT_TRUE(pair.first.WaitForLog("pings=mac")) << pair.first.Log();
   RunResult r = Cli(pair, {"start", "50"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(Plays(pair)) << pair.first.Log() << pair.second.Log();
@@ -268,7 +268,7 @@ TEST(PairSecretTest, APairWithDifferentSecretsDoesNotPlay) {
     ASSERT_TRUE(WaitFor([&] {
       return absl::StrContains(instance->Log(), "confirm refused: missing or wrong mac (403)");
     })) << instance->Log();
-    EXPECT_THAT(instance->Log(), HasSubstr(": HTTP 403 confirm not authenticated"));
+    EXPECT_TRUE(instance->WaitForLog(": HTTP 403 confirm not authenticated")) << instance->Log();
     EXPECT_THAT(instance->Log(), Not(HasSubstr("ping sent")));
   }
 }
