@@ -85,21 +85,24 @@ absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) 
   return outcome;
 }
 
-PingVerdict GameEngine::OnPing(const GamePing& ping, std::optional<absl::Time> arrived) {
+PingVerdict GameEngine::OnPing(const GamePing& ping, std::optional<absl::Duration> age) {
   const Instant received = clock_.Read();
-  // The arrival on the monotonic clock: as long before this reading as on the wall clock.
-  // A stamp in the future or older than kMaxArrivalAge (the wall clock was stepped) is
-  // not trusted.
-  std::optional<MonoTime> arrived_mono;
-  if (arrived && *arrived <= received.wall && received.wall - *arrived <= kMaxArrivalAge) {
-    arrived_mono = received.mono - absl::ToChronoNanoseconds(received.wall - *arrived);
+  // An age below zero or over kMaxArrivalAge (the wall clock was stepped between the
+  // kernel's stamp and its reading) is not trusted.
+  std::optional<MonoTime> arrived;
+  std::optional<absl::Time> arrived_wall;
+  if (age && *age >= absl::ZeroDuration() && *age <= kMaxArrivalAge) {
+    arrived = received.mono - absl::ToChronoNanoseconds(*age);
+    arrived_wall = received.wall - *age;
   }
   PingVerdict verdict;
   bool state_changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const GameState before = game_.state();
-    verdict = game_.OnPing(ping, received, arrived_mono);
+    ping_arrived_at_ = arrived_wall;  // the "ping received" line's time
+    verdict = game_.OnPing(ping, received, arrived);
+    ping_arrived_at_.reset();
     state_changed = game_.state() != before;
   }
   if (verdict.kind == PingVerdict::kAccepted || state_changed) ball_cv_.notify_one();
@@ -196,6 +199,9 @@ void GameEngine::OnEvent(const GameEvent& event) {
       return log_.WriteLimited("ping refused", clock_.WallNow(), event.text);
     case GameEvent::kPingDuplicate:
       return log_.WriteLimited("ping duplicate", clock_.WallNow(), event.text);
+    case GameEvent::kPingReceived:
+      // Stamped when it arrived, the time its ball counts from.
+      return log_.Write(ping_arrived_at_.value_or(clock_.WallNow()), event.text);
     default:
       return log_.Write(clock_.WallNow(), event.text);
   }

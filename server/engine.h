@@ -35,9 +35,9 @@ class GameEngine {
 
   absl::StatusOr<CommandOutcome> Submit(const Command& command) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<CommandOutcome> Cancel(absl::string_view command_id) ABSL_LOCKS_EXCLUDED(mu_);
-  // `arrived`: when the ping's bytes reached this host (wall clock, e.g. the kernel's
-  // receive timestamp), if known; the ball is then due pong_time_ms after that.
-  PingVerdict OnPing(const GamePing& ping, std::optional<absl::Time> arrived = std::nullopt)
+  // `age`: how long ago the ping's bytes reached this host (by the kernel's receive
+  // timestamp), if known; the ball is then due pong_time_ms after that.
+  PingVerdict OnPing(const GamePing& ping, std::optional<absl::Duration> age = std::nullopt)
       ABSL_LOCKS_EXCLUDED(mu_);
   ConfirmReply OnConfirmAsk(const ConfirmAsk& ask) ABSL_LOCKS_EXCLUDED(mu_);
   GameSnapshot Snapshot() ABSL_LOCKS_EXCLUDED(mu_);
@@ -69,6 +69,8 @@ class GameEngine {
   Game game_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 jitter_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // While OnPing runs: when that ping arrived (wall clock), if known.
+  std::optional<absl::Time> ping_arrived_at_ ABSL_GUARDED_BY(mu_);
 
   std::thread command_thread_;
   std::thread ball_thread_;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/request_head.h"
 
 namespace pong {
@@ -271,6 +272,11 @@ void GuardedHttpServer::PrimeLibraryStatics() {
 }
 
 std::optional<absl::Time> GuardedHttpServer::RequestArrival() { return request_arrival; }
+
+std::optional<absl::Duration> GuardedHttpServer::RequestAge() {
+  if (!request_arrival) return std::nullopt;
+  return absl::Now() - *request_arrival;
+}
 
 bool GuardedHttpServer::WidenListenQueue() {
   if (svr_sock_ == INVALID_SOCKET) return false;

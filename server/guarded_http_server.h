@@ -29,7 +29,7 @@ namespace pong {
 // and runs connections on an ElasticPool, so slow clients hold threads of their own
 // instead of queueing the peer behind them. Refusals close the connection. It also
 // notes when the kernel received each request's first bytes (SO_TIMESTAMPNS), for
-// handlers: RequestArrival(). Configure and run like any httplib::Server.
+// handlers: RequestArrival(), RequestAge(). Configure and run like any httplib::Server.
 class GuardedHttpServer : public httplib::Server {
  public:
   struct Limits {
@@ -49,6 +49,8 @@ class GuardedHttpServer : public httplib::Server {
   // In a handler: when the kernel received the first bytes of the request this thread is
   // handling (wall clock), before this thread woke up and parsed it; nullopt if unknown.
   static std::optional<absl::Time> RequestArrival();
+  // How long ago that was (both on the system's realtime clock, as the kernel stamps).
+  static std::optional<absl::Duration> RequestAge();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -39,7 +39,7 @@ HttpPlane::HttpPlane(GameEngine& engine, PingGuard* guard)
     if (guard_ != nullptr && !guard_->Admit(**ping, query->mac)) {
       return Reply(res, 403, "game ping not authenticated: missing or wrong mac\n");
     }
-    const PingVerdict verdict = engine_.OnPing(**ping, GuardedHttpServer::RequestArrival());
+    const PingVerdict verdict = engine_.OnPing(**ping, GuardedHttpServer::RequestAge());
     if (verdict.kind == PingVerdict::kRefused) {
       return Reply(res, 409, absl::StrCat(verdict.reason, "\n"));
     }

@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "tests/server/service_test_util.h"
+#include "tests/support/wait.h"
 
 namespace pong::testing {
 namespace {
@@ -137,6 +139,26 @@ TEST_F(HttpPlaneTest, TheBallIsDuePongTimeAfterThePingArrived) {
   // At most first_bytes_sent + 10 s (and a little for reading the two clocks apart);
   // counted from the request's end it would be 300 ms later.
   EXPECT_LE(ToTime(s.ball_due_at()), first_bytes_sent + absl::Seconds(10) + absl::Milliseconds(50));
+
+  // Its log line is stamped at its arrival too (in whole ms: the line's time is at most
+  // first_bytes_sent, give or take its rounding).
+  std::string stamp;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string log = instance_->ReadLog();
+        const size_t at = log.find(" ping received seq=3");
+        if (at == std::string::npos) return false;
+        const size_t newline = log.rfind('\n', at);
+        const size_t begin = newline == std::string::npos ? 0 : newline + 1;
+        stamp = log.substr(begin, log.find(' ', begin) - begin);
+        return true;
+      },
+      absl::Seconds(10)))
+      << instance_->ReadLog();
+  absl::Time logged;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", stamp, &logged, &error)) << stamp << error;
+  EXPECT_LE(logged, first_bytes_sent + absl::Milliseconds(50)) << stamp;
 }
 
 TEST_F(HttpPlaneTest, PingOfAnotherGameIsConflictAndChangesNothing) {
