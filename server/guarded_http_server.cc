@@ -16,6 +16,30 @@
 #include "server/request_head.h"
 
 namespace pong {
+
+ssize_t ReceiveStamped(int sock, char* buffer, size_t size, std::optional<absl::Time>& arrival) {
+  iovec iov{buffer, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  ssize_t received;
+  do {
+    received = recvmsg(sock, &message, 0);
+  } while (received < 0 && errno == EINTR);
+  arrival.reset();
+  if (received <= 0) return received;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec stamp;
+      std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
+      if (stamp.tv_sec != 0) arrival = absl::TimeFromTimespec(stamp);
+    }
+  }
+  return received;
+}
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -167,29 +191,7 @@ class GuardedStream final : public httplib::Stream {
 
  private:
   // recv into buffer_, noting the kernel's receive time of the bytes in last_arrival_.
-  ssize_t Receive() {
-    iovec iov{buffer_, sizeof(buffer_)};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    ssize_t received;
-    do {
-      received = recvmsg(sock_, &message, 0);
-    } while (received < 0 && errno == EINTR);
-    last_arrival_.reset();
-    if (received <= 0) return received;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec stamp;
-        std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
-        if (stamp.tv_sec != 0) last_arrival_ = absl::TimeFromTimespec(stamp);
-      }
-    }
-    return received;
-  }
+  ssize_t Receive() { return ReceiveStamped(sock_, buffer_, sizeof(buffer_), last_arrival_); }
 
   // Answers `status` with a one-line reason and ends the connection.
   void Refuse(int status, const std::string& reason) {

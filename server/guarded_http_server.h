@@ -2,6 +2,7 @@
 #define PONG_SERVER_GUARDED_HTTP_SERVER_H_
 
 #include <httplib.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -11,6 +12,11 @@
 #include "server/elastic_pool.h"
 
 namespace pong {
+
+// recvmsg of up to `size` bytes into `buffer`, again on EINTR. `arrival` gets the kernel's
+// receive time of the bytes when the socket has SO_TIMESTAMPNS on (and the kernel
+// stamped them), nullopt otherwise.
+ssize_t ReceiveStamped(int sock, char* buffer, size_t size, std::optional<absl::Time>& arrival);
 
 // An httplib::Server whose connections hostile clients cannot pin down. Debian's httplib
 // (0.11) is a compiled library whose limits are fixed at its build: any number of header

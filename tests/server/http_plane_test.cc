@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/guarded_http_server.h"
 #include "tests/server/service_test_util.h"
 #include "tests/support/wait.h"
 
@@ -131,14 +132,8 @@ bool KernelStampsPackets() {
       setsockopt(server, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
       char byte = 'x';
       send(client, &byte, 1, 0);
-      iovec iov{&byte, 1};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-      msghdr message{};
-      message.msg_iov = &iov;
-      message.msg_iovlen = 1;
-      message.msg_control = control;
-      message.msg_controllen = sizeof(control);
-      stamped = recvmsg(server, &message, 0) == 1 && CMSG_FIRSTHDR(&message) != nullptr;
+      std::optional<absl::Time> arrival;
+      stamped = ReceiveStamped(server, &byte, 1, arrival) == 1 && arrival.has_value();
       close(server);
     }
     close(client);
