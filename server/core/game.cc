@@ -272,7 +272,7 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
     }
     if (pending_->effective <= now.mono && pending_->command.paired) {
       // Its time has come unconfirmed: it is dropped, whether or not the timer fired.
-      Drop("the peer did not confirm it by effective_at (it never got it, or refused it)");
+      DropUnconfirmed();
       return records_.at(command_id).outcome;
     }
     if (pending_->effective <= now.mono) {
@@ -337,7 +337,7 @@ void Game::Advance(Instant now) {
       if (pending_->command.paired) {
         if (pending_->confirmation == Pending::Confirmation::kAsking) return;  // the answer decides
         if (pending_->confirmation == Pending::Confirmation::kUnconfirmed) {
-          Drop("the peer did not confirm it by effective_at (it never got it, or refused it)");
+          DropUnconfirmed();
           continue;
         }
       }
@@ -566,13 +566,14 @@ void Game::Confirm(absl::string_view how) {
                     FormatWall(pending_->effective_wall)));
 }
 
-void Game::Drop(absl::string_view why) {
+void Game::DropUnconfirmed() {
   const Pending pending = std::move(*pending_);
   pending_.reset();
   SetPhase(pending.command.command_id, CommandPhase::kDropped);
   Emit(GameEvent::kCommandDropped,
        absl::StrCat("command ", ToString(pending.command.kind), " id=", pending.command.command_id,
-                    " dropped: ", why, "; nothing changed here"));
+                    " dropped: the peer did not confirm it by effective_at (it never got it, or "
+                    "refused it); nothing changed here"));
 }
 
 std::optional<MonoTime> Game::NextPingDeadline() const {

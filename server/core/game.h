@@ -286,8 +286,8 @@ class Game {
   void Apply(const Pending& pending);
   // A paired pending command the peer confirmed (or whose effect the peer shows).
   void Confirm(absl::string_view how);
-  // Ends the pending command without effect, e.g. a paired one never confirmed.
-  void Drop(absl::string_view why);
+  // Ends a paired pending command whose time came unconfirmed, without effect.
+  void DropUnconfirmed();
   // Applies `pending` now, `why` (e.g. "on the peer's first ping") before its time.
   void ApplyEarly(absl::string_view why, Instant now);
   // Resets the game state for a new game (Start, or a rejoin).
