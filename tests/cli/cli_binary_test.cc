@@ -19,11 +19,13 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "tests/cli/free_port.h"
+#include "tests/support/free_port.h"
 #include "tests/support/wait.h"
 
 namespace pong::cli {
 namespace {
+
+using ::pong::testing::FreePort;
 
 using ::pong::testing::SlowdownFactor;
 using ::testing::HasSubstr;

@@ -14,10 +14,12 @@
 #include "gtest/gtest.h"
 #include "pong/v1/pong.grpc.pb.h"
 #include "server/proto_time.h"
-#include "tests/cli/free_port.h"
+#include "tests/support/free_port.h"
 
 namespace pong::cli {
 namespace {
+
+using ::pong::testing::FreePort;
 
 // Records what arrives and answers each RPC its own way. Called on gRPC's threads.
 class RecordingService final : public v1::GameControl::Service {

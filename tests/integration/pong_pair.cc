@@ -126,9 +126,17 @@ PongPair::PongPair(PairOptions options) : options_(std::move(options)) {
     first.token = token;
     second.token = token;
   }
-  first.http_port = FreePort();
-  second.http_port = FreePort();
-  ok_ = StartInstance(first, second.http_port) && StartInstance(second, first.http_port);
+  // A port that another test's server took between FreePort() and this server's bind makes
+  // the server exit at once ("cannot listen"): then both start again, on fresh ports.
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts && !ok_; ++attempt) {
+    for (Instance* instance : {&first, &second}) {
+      if (instance->process) instance->process->Terminate();
+      instance->http_port = FreePort();
+      instance->grpc_port = FreePort();
+    }
+    ok_ = StartInstance(first, second.http_port) && StartInstance(second, first.http_port);
+  }
 }
 
 PongPair::~PongPair() {
@@ -164,9 +172,10 @@ bool PongPair::StartInstance(Instance& instance, int peer_http_port) {
       &instance == &first ? options_.first_flags : options_.second_flags;
   argv.insert(argv.end(), flags.begin(), flags.end());
   instance.process = std::make_unique<Child>(argv, setup.env);
-  if (!WaitFor([&] { return GrpcPortFrom(ports_file) != 0; }, std::chrono::seconds(10))) {
-    return false;
-  }
+  const bool up =
+      WaitFor([&] { return GrpcPortFrom(ports_file) != 0 || !instance.process->Running(); },
+              std::chrono::seconds(10));
+  if (!up || GrpcPortFrom(ports_file) == 0) return false;
   instance.grpc_port = GrpcPortFrom(ports_file);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options_.tls_ca.empty()) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/free_port.h"
+
 namespace pong::testing {
 
 // What a finished command printed and how it ended.
@@ -45,9 +47,6 @@ class Child {
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds timeout = std::chrono::seconds(5));
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
 
 std::string ReadFile(const std::string& path);
 
