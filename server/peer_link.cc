@@ -1,7 +1,5 @@
 #include "server/peer_link.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 
@@ -49,27 +47,19 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
 
 HttpPeerLink::HttpPeerLink(const HostPort& peer, std::unique_ptr<PingMac> ping_mac,
                            std::unique_ptr<PingMac> confirm_mac)
-    : client_(std::make_unique<httplib::Client>(peer.host, peer.port)),
+    : connection_(peer.host, peer.port),
       mac_(std::move(ping_mac)),
-      confirm_client_(std::make_unique<httplib::Client>(peer.host, peer.port)),
-      confirm_mac_(std::move(confirm_mac)) {
-  client_->set_keep_alive(true);
-  for (httplib::Client* client : {client_.get(), confirm_client_.get()}) {
-    client->set_tcp_nodelay(true);
-    client->set_connection_timeout(std::chrono::milliseconds(250));
-    client->set_read_timeout(std::chrono::milliseconds(500));
-    client->set_write_timeout(std::chrono::milliseconds(500));
-  }
-}
+      confirm_connection_(peer.host, peer.port),
+      confirm_mac_(std::move(confirm_mac)) {}
 
 HttpPeerLink::~HttpPeerLink() = default;
 
 void HttpPeerLink::Interrupt() {
-  client_->stop();
-  confirm_client_->stop();
+  connection_.Interrupt();
+  confirm_connection_.Interrupt();
 }
 
-void HttpPeerLink::Close() { client_->stop(); }
+void HttpPeerLink::Close() { connection_.Close(); }
 
 SendResult HttpPeerLink::Send(const GamePing& ping) {
   path_.clear();
@@ -80,11 +70,11 @@ SendResult HttpPeerLink::Send(const GamePing& ping) {
     absl::StrAppend(&path_, "&mac=", absl::string_view(mac.data(), mac.size()));
   }
   const auto start = std::chrono::steady_clock::now();
-  if (start - last_used_ > kIdleReconnect) client_->stop();  // closes an idle connection
-  httplib::Result res = client_->Get(path_);
+  if (start - last_used_ > kIdleReconnect) connection_.Close();
+  const absl::StatusOr<HttpReply> res = connection_.Get(path_, HttpConnection::Timeouts{});
   last_used_ = std::chrono::steady_clock::now();
   const auto rtt = last_used_ - start;
-  if (!res) return SendResult{SendResult::kFailed, {}, httplib::to_string(res.error())};
+  if (!res.ok()) return SendResult{SendResult::kFailed, {}, std::string(res.status().message())};
   if (res->status == 200 && res->body == "pong") return SendResult{SendResult::kDelivered, rtt, {}};
   const bool game_over = res->status == 409 && absl::StartsWith(res->body, kGameStopped);
   return SendResult{game_over ? SendResult::kGameOver : SendResult::kRefused,
@@ -98,11 +88,13 @@ ConfirmReply HttpPeerLink::Confirm(const ConfirmAsk& ask) {
     const PingMacHex mac = confirm_mac_->Sign(ConfirmMacMessage(ask));
     absl::StrAppend(&target, "&mac=", absl::string_view(mac.data(), mac.size()));
   }
-  const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(ask.wait);
-  confirm_client_->set_connection_timeout(std::min<std::chrono::microseconds>(wait, 250ms));
-  confirm_client_->set_read_timeout(wait);
-  httplib::Result res = confirm_client_->Get(target);
-  if (!res) return ConfirmReply{ConfirmReply::kFailed, httplib::to_string(res.error())};
+  HttpConnection::Timeouts timeouts;
+  timeouts.reply = std::chrono::duration_cast<std::chrono::microseconds>(ask.wait);
+  timeouts.connect = std::min(std::chrono::ceil<std::chrono::milliseconds>(ask.wait), 250ms);
+  const absl::StatusOr<HttpReply> res = confirm_connection_.Get(target, timeouts);
+  // Asks are a few per command: no connection is left for the peer to keep open.
+  confirm_connection_.Close();
+  if (!res.ok()) return ConfirmReply{ConfirmReply::kFailed, std::string(res.status().message())};
   const std::string reason = absl::StrCat("HTTP ", res->status, " ", FirstLine(res->body));
   switch (res->status) {
     case 200:

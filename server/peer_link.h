@@ -7,11 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/game.h"
+#include "server/http_client.h"
 #include "server/ping_auth.h"
-
-namespace httplib {
-class Client;
-}
 
 namespace pong {
 
@@ -58,9 +55,9 @@ class HttpPeerLink final : public PeerLink {
   void Close() override;
 
  private:
-  std::unique_ptr<httplib::Client> client_;
+  HttpConnection connection_;
   const std::unique_ptr<PingMac> mac_;
-  std::unique_ptr<httplib::Client> confirm_client_;
+  HttpConnection confirm_connection_;
   const std::unique_ptr<PingMac> confirm_mac_;
   std::string path_;  // reused buffer
   std::chrono::steady_clock::time_point last_used_{};
