@@ -10,11 +10,12 @@ namespace {
 // The kernel's default 50 us timer slack would be added to every deadline.
 void TightenTimerSlack() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 
-// httplib's server polls a kept-alive connection about 100 times a second while it idles
-// (for up to its 1 s keep-alive timeout). So the ball thread closes its connection to the
-// peer when it will idle long: after each ping of a game this slow (each instance sends
-// every 2 x pong_time_ms) and once the game is paused or over. Reconnecting costs one
-// loopback connect at the next ping; faster games keep the connection.
+// The ball thread closes its connection to the peer when it will idle long: after each
+// ping of a game this slow (each instance sends every 2 x pong_time_ms) and once the game
+// is paused or over. The peer's server then ends that connection's thread at once instead
+// of holding it until its 1 s keep-alive timeout (its httplib predecessor also polled such
+// a connection 100 times a second). Reconnecting costs one loopback connect at the next
+// ping; faster games keep the connection.
 constexpr int64_t kCloseLinkFromPongTimeMs = 250;
 
 // A ping's arrival stamp older than this when it is handled is not trusted.

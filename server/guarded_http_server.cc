@@ -1,12 +1,13 @@
 #include "server/guarded_http_server.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -40,281 +41,292 @@ ssize_t ReceiveStamped(int sock, char* buffer, size_t size, std::optional<absl::
   }
   return received;
 }
+
+std::optional<absl::Duration> HttpRequest::Age() const {
+  if (!arrival) return std::nullopt;
+  return absl::Now() - *arrival;
+}
+
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// When the kernel received the first bytes of the request this thread is serving.
-thread_local std::optional<absl::Time> request_arrival;
-
-// Waits are cut into slices of this, so that a stopping server is noticed (httplib's
-// stop() only closes the listening socket).
-constexpr std::chrono::milliseconds kStopCheck{100};
-
-// Waits until `sock` is ready for `events` (or in error, which the next recv or send
-// reports), until `deadline`, or until the server stops. True when ready.
-bool WaitReady(int sock, short events, SteadyClock::time_point deadline,
-               const std::atomic<socket_t>& listener) {
-  while (listener != INVALID_SOCKET) {
+// Waits until `sock` is ready for `events` (or in error, or shut down by Stop, which the
+// next recv or send reports), or until `deadline`. True when ready. One poll: an idle
+// connection wakes no thread.
+bool WaitReady(int sock, short events, SteadyClock::time_point deadline) {
+  while (true) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) return false;
     pollfd fd{sock, events, 0};
-    const int timeout =
-        static_cast<int>(std::clamp(left, std::chrono::milliseconds(0), kStopCheck).count());
-    const int ready = poll(&fd, 1, timeout);
+    const int ready = poll(&fd, 1, static_cast<int>(left.count()));
     if (ready > 0) return true;
-    if (ready < 0 && errno != EINTR) return false;
-    if (left <= std::chrono::milliseconds(0)) return false;
+    if (ready == 0 || errno != EINTR) return false;
   }
-  return false;
-}
-
-void AddressOf(int sock, bool peer, std::string& ip, int& port) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  auto* raw = reinterpret_cast<sockaddr*>(&address);
-  if ((peer ? getpeername(sock, raw, &length) : getsockname(sock, raw, &length)) != 0) return;
-  char host[NI_MAXHOST];
-  char service[NI_MAXSERV];
-  if (getnameinfo(raw, length, host, sizeof(host), service, sizeof(service),
-                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    return;
-  }
-  ip = host;
-  port = std::atoi(service);
 }
 
 const char* Reason(int status) {
   switch (status) {
+    case 200:
+      return "OK";
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 411:
       return "Length Required";
     case 413:
       return "Payload Too Large";
     case 414:
       return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
     default:
-      return "Request Header Fields Too Large";  // 431
+      return status < 500 ? "Client Error" : "Server Error";
   }
 }
 
-// One connection's bytes, for httplib's parser, with the limits of GuardedHttpServer.
-// Used by the one thread that serves the connection.
-class GuardedStream final : public httplib::Stream {
+// One connection, served by one thread: requests in turn, while the client keeps it.
+class Connection {
  public:
-  GuardedStream(socket_t sock, const GuardedHttpServer::Limits& limits,
-                std::chrono::microseconds write_timeout, const std::atomic<socket_t>& listener)
+  Connection(int sock, const GuardedHttpServer::Limits& limits, const std::atomic<bool>& stopping)
       : sock_(sock),
         limits_(limits),
-        write_timeout_(write_timeout),
-        listener_(listener),
+        stopping_(stopping),
         head_(limits.max_head_bytes, limits.max_body_bytes) {}
 
-  // A request begins: its head is scanned afresh and must arrive within the timeout. Its
-  // arrival is that of the bytes already buffered, else of the next ones received.
-  void BeginRequest() {
+  void Run(const GuardedHttpServer::Handler& handler) {
+    while (!stopping_) {
+      if (pending_.empty() &&
+          !WaitReady(sock_, POLLIN, SteadyClock::now() + limits_.keep_alive_timeout)) {
+        return;  // idle for the keep-alive timeout, or stopping
+      }
+      if (!ServeOne(handler)) return;
+    }
+  }
+
+ private:
+  // Reads, answers and consumes one request. False when the connection is to end.
+  bool ServeOne(const GuardedHttpServer::Handler& handler) {
     head_.Reset();
     deadline_ = SteadyClock::now() + limits_.request_timeout;
-    request_arrival = buffered() ? last_arrival_ : std::nullopt;
-  }
-  bool refused() const { return refused_; }
-  bool buffered() const { return begin_ < end_; }
-
-  bool is_readable() const override {
-    return buffered() || WaitReady(sock_, POLLIN, deadline_, listener_);
-  }
-  bool is_writable() const override {
-    return WaitReady(sock_, POLLOUT, SteadyClock::now() + write_timeout_, listener_);
-  }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (refused_) return -1;
-    if (!buffered()) {
-      if (!WaitReady(sock_, POLLIN, deadline_, listener_)) {
-        if (SteadyClock::now() >= deadline_) {
-          Refuse(408, absl::StrCat("request not received within ", limits_.request_timeout.count(),
-                                   " ms"));
-        }
-        return -1;
-      }
-      const ssize_t received = Receive();
-      if (received <= 0) return received < 0 ? -1 : 0;
-      begin_ = 0;
-      end_ = static_cast<size_t>(received);
-      if (!request_arrival) request_arrival = last_arrival_;
-    }
-    const size_t n = std::min(size, end_ - begin_);
-    if (head_.verdict() == RequestHeadScanner::Verdict::kReading) {
-      switch (head_.Feed(absl::string_view(buffer_ + begin_, n))) {
-        case RequestHeadScanner::Verdict::kRequestLineTooLong:
-          Refuse(414, absl::StrCat("request line over ", limits_.max_head_bytes, " bytes"));
-          return -1;
-        case RequestHeadScanner::Verdict::kHeadTooLarge:
-          Refuse(431, absl::StrCat("request head over ", limits_.max_head_bytes, " bytes"));
-          return -1;
-        case RequestHeadScanner::Verdict::kBodyTooLarge:
-          Refuse(413, absl::StrCat("body over ", limits_.max_body_bytes, " bytes"));
-          return -1;
-        case RequestHeadScanner::Verdict::kLengthRequired:
-          Refuse(411, "a body needs a Content-Length (no Transfer-Encoding)");
-          return -1;
-        case RequestHeadScanner::Verdict::kMalformed:
-          Refuse(400, "malformed request");
-          return -1;
-        case RequestHeadScanner::Verdict::kReading:
-        case RequestHeadScanner::Verdict::kComplete:
-          break;
+    // Its arrival: that of the bytes already here, else of the next ones received.
+    arrival_ = pending_.empty() ? std::nullopt : pending_arrival_;
+    size_t fed = 0;  // bytes of pending_ the scanner has seen
+    while (true) {
+      if (fed < pending_.size()) {
+        const RequestHeadScanner::Verdict verdict =
+            head_.Feed(absl::string_view(pending_).substr(fed));
+        fed = pending_.size();
+        if (verdict == RequestHeadScanner::Verdict::kComplete) break;
+        if (verdict != RequestHeadScanner::Verdict::kReading) return Refuse(verdict);
+      } else if (!Receive()) {
+        return false;
       }
     }
-    std::memcpy(ptr, buffer_ + begin_, n);
-    begin_ += n;
-    return static_cast<ssize_t>(n);
+    const size_t head_bytes = head_.head_bytes();
+    absl::StatusOr<RequestHead> head =
+        ParseRequestHead(absl::string_view(pending_).substr(0, head_bytes));
+    if (!head.ok()) return Refuse(400, std::string(head.status().message()));
+    // The body (at most max_body_bytes, the scanner saw to it) is read and not looked at.
+    while (pending_.size() < head_bytes + head->content_length) {
+      if (!Receive()) return false;
+    }
+    pending_.erase(0, head_bytes + head->content_length);
+
+    HttpRequest request;
+    request.method = std::move(head->method);
+    const size_t question = head->target.find('?');
+    request.path = head->target.substr(0, question);
+    if (question != std::string::npos) {
+      request.params = ParseQueryString(absl::string_view(head->target).substr(question + 1));
+    }
+    request.arrival = arrival_;
+    HttpResponse response;
+    handler(request, response);
+    std::string answer = absl::StrCat(
+        "HTTP/1.1 ", response.status, " ", Reason(response.status),
+        "\r\nContent-Type: text/plain\r\nContent-Length: ", response.body.size(), "\r\n");
+    if (!response.allow.empty()) absl::StrAppend(&answer, "Allow: ", response.allow, "\r\n");
+    if (!head->keep_alive) absl::StrAppend(&answer, "Connection: close\r\n");
+    absl::StrAppend(&answer, "\r\n");
+    if (request.method != "HEAD") absl::StrAppend(&answer, response.body);
+    return Send(answer) && head->keep_alive;
   }
 
-  ssize_t write(const char* ptr, size_t size) override {
-    // After a refusal httplib may still answer the half-read request: that answer goes
-    // nowhere, the refusal was the answer.
-    if (refused_) return static_cast<ssize_t>(size);
-    if (!is_writable()) return -1;
-    return send(sock_, ptr, size, MSG_NOSIGNAL);
+  // Waits for more bytes of the request (until its deadline) and appends them. False if
+  // the client closed, the deadline passed (answered 408) or the server stops.
+  bool Receive() {
+    if (!WaitReady(sock_, POLLIN, deadline_)) {
+      if (!stopping_ && SteadyClock::now() >= deadline_) {
+        Refuse(408, absl::StrCat("request not received within ", limits_.request_timeout.count(),
+                                 " ms"));
+      }
+      return false;
+    }
+    char chunk[4096];
+    const ssize_t received = ReceiveStamped(sock_, chunk, sizeof(chunk), pending_arrival_);
+    if (received <= 0) return false;
+    if (!arrival_) arrival_ = pending_arrival_;
+    pending_.append(chunk, static_cast<size_t>(received));
+    return true;
   }
 
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    AddressOf(sock_, /*peer=*/true, ip, port);
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    AddressOf(sock_, /*peer=*/false, ip, port);
-  }
-  socket_t socket() const override { return sock_; }
-
- private:
-  // recv into buffer_, noting the kernel's receive time of the bytes in last_arrival_.
-  ssize_t Receive() { return ReceiveStamped(sock_, buffer_, sizeof(buffer_), last_arrival_); }
-
-  // Answers `status` with a one-line reason and ends the connection.
-  void Refuse(int status, const std::string& reason) {
-    refused_ = true;
-    const std::string body = reason + "\n";
-    const std::string response = absl::StrCat(
-        "HTTP/1.1 ", status, " ", Reason(status),
-        "\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
-        "\r\n\r\n", body);
-    if (is_writable()) send(sock_, response.data(), response.size(), MSG_NOSIGNAL);
+  bool Refuse(RequestHeadScanner::Verdict verdict) {
+    switch (verdict) {
+      case RequestHeadScanner::Verdict::kRequestLineTooLong:
+        return Refuse(414, absl::StrCat("request line over ", limits_.max_head_bytes, " bytes"));
+      case RequestHeadScanner::Verdict::kHeadTooLarge:
+        return Refuse(431, absl::StrCat("request head over ", limits_.max_head_bytes, " bytes"));
+      case RequestHeadScanner::Verdict::kBodyTooLarge:
+        return Refuse(413, absl::StrCat("body over ", limits_.max_body_bytes, " bytes"));
+      case RequestHeadScanner::Verdict::kLengthRequired:
+        return Refuse(411, "a body needs a Content-Length (no Transfer-Encoding)");
+      default:
+        return Refuse(400, "malformed request");
+    }
   }
 
-  const socket_t sock_;
+  // Answers `status` with a one-line reason; the connection then ends (returns false).
+  bool Refuse(int status, const std::string& reason) {
+    Send(absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
+                      "\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ",
+                      reason.size() + 1, "\r\n\r\n", reason, "\n"));
+    return false;
+  }
+
+  bool Send(absl::string_view bytes) {
+    const auto deadline = SteadyClock::now() + limits_.write_timeout;
+    while (!bytes.empty()) {
+      const ssize_t sent = ::send(sock_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent > 0) {
+        bytes.remove_prefix(static_cast<size_t>(sent));
+      } else if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        return false;
+      } else if (sent < 0 && errno != EINTR && !WaitReady(sock_, POLLOUT, deadline)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const int sock_;
   const GuardedHttpServer::Limits& limits_;
-  const std::chrono::microseconds write_timeout_;
-  const std::atomic<socket_t>& listener_;
+  const std::atomic<bool>& stopping_;
   RequestHeadScanner head_;
-  SteadyClock::time_point deadline_;
-  bool refused_ = false;
-  char buffer_[4096];
-  size_t begin_ = 0;
-  size_t end_ = 0;
-  std::optional<absl::Time> last_arrival_;  // of the bytes in buffer_
-};
-
-#if defined(PONG_TSAN)  // CMakeLists.txt: a ThreadSanitizer build
-// A request from memory, its answer to nowhere: for PrimeLibraryStatics.
-class CannedStream final : public httplib::Stream {
- public:
-  explicit CannedStream(absl::string_view request) : request_(request) {}
-
-  bool is_readable() const override { return true; }
-  bool is_writable() const override { return true; }
-  ssize_t read(char* ptr, size_t size) override {
-    const size_t n = std::min(size, request_.size());
-    std::memcpy(ptr, request_.data(), n);
-    request_.remove_prefix(n);
-    return static_cast<ssize_t>(n);
-  }
-  ssize_t write(const char*, size_t size) override { return static_cast<ssize_t>(size); }
-  void get_remote_ip_and_port(std::string&, int&) const override {}
-  void get_local_ip_and_port(std::string&, int&) const override {}
-  socket_t socket() const override { return INVALID_SOCKET; }
-
- private:
-  absl::string_view request_;
-};
-#endif
-
-// httplib's TaskQueue interface on an ElasticPool.
-class ElasticTaskQueue final : public httplib::TaskQueue {
- public:
-  explicit ElasticTaskQueue(ElasticPool::Options options) : pool_(options) {}
-  void enqueue(std::function<void()> fn) override { pool_.Enqueue(std::move(fn)); }
-  void shutdown() override { pool_.Shutdown(); }
-
- private:
-  ElasticPool pool_;
+  SteadyClock::time_point deadline_;           // of the request being read
+  std::string pending_;                        // received, not yet consumed
+  std::optional<absl::Time> pending_arrival_;  // of the last bytes received
+  std::optional<absl::Time> arrival_;          // of the request being read
 };
 
 }  // namespace
 
-GuardedHttpServer::GuardedHttpServer(Limits limits) : limits_(limits) {
-  set_payload_max_length(limits_.max_body_bytes);
-  new_task_queue = [this] { return new ElasticTaskQueue(limits_.pool); };
-  PrimeLibraryStatics();
-}
+GuardedHttpServer::GuardedHttpServer(Limits limits, Handler handler)
+    : limits_(limits), handler_(std::move(handler)), pool_(limits.pool) {}
 
-void GuardedHttpServer::PrimeLibraryStatics() {
-#if defined(PONG_TSAN)  // CMakeLists.txt: a ThreadSanitizer build
-  // Requests like the peer's, answered 404 (no route yet), before any thread of ours runs.
-  for (const char* request :
-       {"GET /ping?game=0&seq=1&ms=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET /confirm?command=c&kind=start&at=1 HTTP/1.1\r\nHost: x\r\n\r\n"}) {
-    CannedStream stream(request);
-    bool connection_closed = false;
-    process_request(stream, /*close_connection=*/true, connection_closed, [](httplib::Request&) {});
+GuardedHttpServer::~GuardedHttpServer() { Stop(); }
+
+absl::StatusOr<int> GuardedHttpServer::Bind(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* addresses = nullptr;
+  const std::string service = std::to_string(port);
+  if (const int error = getaddrinfo(host.c_str(), service.c_str(), &hints, &addresses);
+      error != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve ", host, ": ", gai_strerror(error)));
   }
-#endif
-}
-
-std::optional<absl::Time> GuardedHttpServer::RequestArrival() { return request_arrival; }
-
-std::optional<absl::Duration> GuardedHttpServer::RequestAge() {
-  if (!request_arrival) return std::nullopt;
-  return absl::Now() - *request_arrival;
-}
-
-bool GuardedHttpServer::WidenListenQueue() {
-  if (svr_sock_ == INVALID_SOCKET) return false;
-  // Accepted connections inherit it; set here, it makes the kernel start stamping received
-  // packets (it does so only once a socket asks, after a moment) before the first request.
-  const int yes = 1;
-  setsockopt(svr_sock_, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
-  // Linux takes a second listen() on a listening socket as a new queue length.
-  return ::listen(svr_sock_, limits_.listen_backlog) == 0;
-}
-
-// What httplib's own does (a keep-alive loop around process_request), with GuardedStream.
-bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
-  const int yes = 1;  // each recv reports when the kernel received the bytes
-  setsockopt(sock, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
-  GuardedStream stream(
-      sock, limits_,
-      std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_),
-      svr_sock_);
-  const auto keep_alive = std::chrono::seconds(keep_alive_timeout_sec_);
-  bool ok = false;
-  for (size_t left = keep_alive_max_count_; left > 0; --left) {
-    if (!stream.buffered() &&
-        !WaitReady(sock, POLLIN, SteadyClock::now() + keep_alive, svr_sock_)) {
-      break;
+  std::string failure = "no address";
+  for (addrinfo* a = addresses; a != nullptr && listener_ < 0; a = a->ai_next) {
+    const int sock = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (sock < 0) continue;
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    // Accepted connections inherit it; set here, it makes the kernel start stamping
+    // received packets (it does so only once a socket asks, after a moment) before the
+    // first request.
+    setsockopt(sock, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
+    if (::bind(sock, a->ai_addr, a->ai_addrlen) == 0 &&
+        ::listen(sock, limits_.listen_backlog) == 0) {
+      listener_ = sock;
+    } else {
+      failure = strerror(errno);
+      ::close(sock);
     }
-    stream.BeginRequest();
-    bool connection_closed = false;
-    ok = process_request(stream, /*close_connection=*/left == 1, connection_closed,
-                         [](httplib::Request&) {});
-    if (!ok || connection_closed || stream.refused()) break;
   }
-  request_arrival.reset();
+  freeaddrinfo(addresses);
+  if (listener_ < 0) return absl::UnavailableError(failure);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof(bound);
+  getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+  return ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+void GuardedHttpServer::Start() {
+  acceptor_ = std::thread([this] { Accept(); });
+}
+
+void GuardedHttpServer::Accept() {
+  while (!stopping_) {
+    const int sock = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (sock < 0) {
+      if (stopping_ || errno == EINVAL || errno == EBADF) return;  // shut down
+      // Out of descriptors or memory: wait a little rather than spin on the listener.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      continue;
+    }
+    const int yes = 1;
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    setsockopt(sock, SOL_SOCKET, SO_TIMESTAMPNS, &yes, sizeof(yes));
+    pool_.Enqueue([this, sock] { Serve(sock); });
+  }
+}
+
+void GuardedHttpServer::Serve(int sock) {
+  bool serve;
+  {
+    std::lock_guard<std::mutex> lock(connections_mu_);
+    serve = !stopping_;
+    if (serve) connections_.insert(sock);
+  }
+  if (serve) Connection(sock, limits_, stopping_).Run(handler_);
+  {
+    std::lock_guard<std::mutex> lock(connections_mu_);
+    connections_.erase(sock);
+  }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
-  return ok;
+}
+
+void GuardedHttpServer::Stop() {
+  std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  {
+    std::lock_guard<std::mutex> lock(connections_mu_);
+    stopping_ = true;
+    // Wakes each connection's wait: its next recv sees the end.
+    for (const int sock : connections_) ::shutdown(sock, SHUT_RDWR);
+  }
+  if (listener_ >= 0) ::shutdown(listener_, SHUT_RDWR);  // accept() returns
+  if (acceptor_.joinable()) acceptor_.join();
+  pool_.Shutdown();
+  if (listener_ >= 0) ::close(listener_);
+  listener_ = -1;
 }
 
 }  // namespace pong

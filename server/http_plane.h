@@ -3,7 +3,6 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "server/engine.h"
@@ -12,6 +11,8 @@
 namespace pong {
 
 class GuardedHttpServer;
+struct HttpRequest;
+struct HttpResponse;
 
 // The game's HTTP plane: GET /ping answers "pong" and hands game pings to the engine, GET
 // /confirm hands it the peer's asks of paired commands; with a guard (a pair secret),
@@ -25,15 +26,19 @@ class HttpPlane {
 
   // Binds host:port (port 0 picks a free one) and returns the bound port.
   absl::StatusOr<int> Bind(const std::string& host, int port);
-  // Serves on a thread of its own.
+  // Serves on threads of its own.
   void Start();
   void Stop();
 
  private:
+  // Routes: GET (or HEAD) /ping and /confirm; 405 for other methods there, 404 elsewhere.
+  void Handle(const HttpRequest& req, HttpResponse& res);
+  void HandlePing(const HttpRequest& req, HttpResponse& res);
+  void HandleConfirm(const HttpRequest& req, HttpResponse& res);
+
   GameEngine& engine_;
   PingGuard* const guard_;  // null: no pair secret
   std::unique_ptr<GuardedHttpServer> server_;
-  std::thread thread_;
 };
 
 }  // namespace pong

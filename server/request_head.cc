@@ -1,8 +1,12 @@
 #include "server/request_head.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 namespace pong {
 
@@ -73,6 +77,39 @@ void RequestHeadScanner::Reset() {
   transfer_encoding_ = false;
   malformed_ = false;
   verdict_ = Verdict::kReading;
+}
+
+absl::StatusOr<RequestHead> ParseRequestHead(absl::string_view head) {
+  std::vector<absl::string_view> lines = absl::StrSplit(head, '\n');
+  for (absl::string_view& line : lines) absl::ConsumeSuffix(&line, "\r");
+  const std::vector<absl::string_view> parts = absl::StrSplit(lines[0], ' ');
+  const auto is_method_char = [](char c) {
+    return absl::ascii_isupper(c) || absl::ascii_isdigit(c) || c == '-' || c == '_';
+  };
+  if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
+      !std::all_of(parts[0].begin(), parts[0].end(), is_method_char)) {
+    return absl::InvalidArgumentError("malformed request line");
+  }
+  if (parts[2] != "HTTP/1.1" && parts[2] != "HTTP/1.0") {
+    return absl::InvalidArgumentError("not HTTP/1.0 or HTTP/1.1");
+  }
+  RequestHead parsed{std::string(parts[0]), std::string(parts[1]), parts[2] == "HTTP/1.1", 0};
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const size_t colon = lines[i].find(':');
+    if (colon == absl::string_view::npos) continue;  // the blank line, or one to ignore
+    const absl::string_view name = lines[i].substr(0, colon);
+    const absl::string_view value = absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
+    if (absl::EqualsIgnoreCase(name, "Connection")) {
+      if (absl::EqualsIgnoreCase(value, "close")) parsed.keep_alive = false;
+      if (absl::EqualsIgnoreCase(value, "keep-alive")) parsed.keep_alive = true;
+    } else if (absl::EqualsIgnoreCase(name, "Content-Length")) {
+      // RequestHeadScanner has checked it is one number within the limit.
+      if (!absl::SimpleAtoi(value, &parsed.content_length)) {
+        return absl::InvalidArgumentError("malformed Content-Length");
+      }
+    }
+  }
+  return parsed;
 }
 
 }  // namespace pong

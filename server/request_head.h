@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace pong {
@@ -35,6 +36,9 @@ class RequestHeadScanner {
   // (a body) are not looked at.
   Verdict Feed(absl::string_view bytes);
   Verdict verdict() const { return verdict_; }
+  // The bytes of the head fed so far; once kComplete, the head's whole length (its blank
+  // line included), so what follows it in the last bytes fed is the body or a next request.
+  size_t head_bytes() const { return bytes_; }
   // For the next request on the same connection.
   void Reset();
 
@@ -53,6 +57,19 @@ class RequestHeadScanner {
   bool malformed_ = false;
   Verdict verdict_ = Verdict::kReading;
 };
+
+// What the server acts on in a head that RequestHeadScanner found complete.
+struct RequestHead {
+  std::string method;      // e.g. "GET"
+  std::string target;      // as sent, e.g. "/ping?game=..&seq=.."
+  bool keep_alive = true;  // HTTP/1.1 unless "Connection: close"; HTTP/1.0 only if asked
+  uint64_t content_length = 0;
+};
+
+// Parses a complete head (request line, header lines, blank line, line ends as sent).
+// INVALID_ARGUMENT unless the request line is "METHOD SP TARGET SP HTTP/1.x" (x 0 or 1)
+// with a method of capitals, digits, '-' or '_'.
+absl::StatusOr<RequestHead> ParseRequestHead(absl::string_view head);
 
 }  // namespace pong
 

@@ -4,11 +4,12 @@
 // The first byte picks the path. Bit 6 set: the rest is a /confirm query string, read by
 // ReadConfirmQuery and ParseConfirm. Else bit 3 clear: bits 0-2 say which of game, seq
 // and ms are present, and the rest holds their values separated by '\0' (ParsePing
-// directly). Bit 3 set: the rest is a raw query string, decoded by httplib as the server
-// does and read by ReadPingQuery. Seeds start with '7' (all three present), '?' (a ping
-// query string) or 'p' (a confirm query string).
-#include <httplib.h>
-
+// directly). Bit 3 set: the rest is a raw query string, decoded by ParseQueryString as the
+// server does and read by ReadPingQuery. Bit 7 set: the rest is the bytes of a request as
+// a client sends them, through RequestHeadScanner and ParseRequestHead. Seeds start with
+// '7' (all three present), '?' (a ping query string), 'p' (a confirm query string) or
+// 0x80 (a request).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include "server/core/game.h"
 #include "server/core/ping.h"
 #include "server/ping_query.h"
+#include "server/request_head.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace pong {
@@ -71,10 +73,12 @@ void FuzzValues(uint8_t present, absl::string_view rest) {
 }
 
 void FuzzQueryString(absl::string_view text) {
-  httplib::Params params;
-  httplib::detail::parse_query_text(std::string(text), params);
+  const QueryParams params = ParseQueryString(text);
   const absl::StatusOr<PingQuery> query = ReadPingQuery(params);
-  const auto count = [&](const char* name) { return params.count(name); };
+  const auto count = [&](const char* name) {
+    return std::count_if(params.begin(), params.end(),
+                         [&](const auto& param) { return param.first == name; });
+  };
   if (!query.ok()) {
     PONG_FUZZ_CHECK(query.status().code() == absl::StatusCode::kInvalidArgument);
     PONG_FUZZ_CHECK(count("game") > 1 || count("seq") > 1 || count("ms") > 1 || count("mac") > 1);
@@ -89,8 +93,7 @@ void FuzzQueryString(absl::string_view text) {
 
 // A /confirm query: a parsed ask is exactly what its own target says, field by field.
 void FuzzConfirmQueryString(absl::string_view text) {
-  httplib::Params params;
-  httplib::detail::parse_query_text(std::string(text), params);
+  const QueryParams params = ParseQueryString(text);  // the query's views point into it
   const absl::StatusOr<ConfirmQuery> query = ReadConfirmQuery(params);
   if (!query.ok()) {
     PONG_FUZZ_CHECK(query.status().code() == absl::StatusCode::kInvalidArgument);
@@ -111,13 +114,43 @@ void FuzzConfirmQueryString(absl::string_view text) {
                                          "&kind=", *query->kind, "&at=", *query->at));
 }
 
+// The bytes of a request, as the HTTP plane reads them (limits 8 KiB and 1 KiB): a head
+// the scanner passes parses into a request line within it and a body within the limit.
+void FuzzRequest(absl::string_view bytes) {
+  constexpr size_t kMaxHead = 8192;
+  constexpr size_t kMaxBody = 1024;
+  RequestHeadScanner scanner(kMaxHead, kMaxBody);
+  // In two pieces, as two reads would bring them.
+  const size_t split = bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]) % bytes.size();
+  RequestHeadScanner::Verdict verdict = scanner.Feed(bytes.substr(0, split));
+  if (verdict == RequestHeadScanner::Verdict::kReading) verdict = scanner.Feed(bytes.substr(split));
+  if (verdict != RequestHeadScanner::Verdict::kComplete) return;
+  PONG_FUZZ_CHECK(scanner.head_bytes() <= std::min(bytes.size(), kMaxHead));
+  const absl::string_view head = bytes.substr(0, scanner.head_bytes());
+  PONG_FUZZ_CHECK(!head.empty() && head.back() == '\n');
+  const absl::StatusOr<RequestHead> parsed = ParseRequestHead(head);
+  if (!parsed.ok()) {
+    PONG_FUZZ_CHECK(parsed.status().code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  PONG_FUZZ_CHECK(!parsed->method.empty() && !parsed->target.empty());
+  PONG_FUZZ_CHECK(head.find(parsed->target) != absl::string_view::npos);
+  PONG_FUZZ_CHECK(parsed->content_length <= kMaxBody);
+  const size_t question = parsed->target.find('?');
+  if (question != std::string::npos) {
+    (void)ParseQueryString(absl::string_view(parsed->target).substr(question + 1));
+  }
+}
+
 }  // namespace
 }  // namespace pong
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const absl::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] & 0x40) {
+  if (data[0] & 0x80) {
+    pong::FuzzRequest(rest);
+  } else if (data[0] & 0x40) {
     pong::FuzzConfirmQueryString(rest);
   } else if (data[0] & 0x08) {
     pong::FuzzQueryString(rest);

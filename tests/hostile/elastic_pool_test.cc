@@ -44,7 +44,7 @@ TEST(ElasticPoolTest, EachBlockedTaskGetsAThreadOfItsOwnUpToTheCap) {
   ElasticPool pool({.max_threads = 20, .keep_threads = 2, .idle_timeout = std::chrono::seconds(5)});
   Gate gate;
   for (int i = 0; i < 15; ++i) pool.Enqueue(gate.Task());
-  // All 15 run at once: none waits behind another (httplib's fixed pool would run 8).
+  // All 15 run at once: none waits behind another (a fixed pool of 8 would run 8).
   EXPECT_TRUE(WaitUntil([&] { return gate.running() == 15; }, absl::Seconds(5)));
   EXPECT_EQ(pool.stats().threads, 15u);
   EXPECT_EQ(pool.stats().queued, 0u);
@@ -98,7 +98,7 @@ TEST(ElasticPoolTest, ShutdownRunsWhatIsQueuedAndJoins) {
     EXPECT_EQ(pool.stats().queued, 5u);
     gate.Open();
     pool.Shutdown();
-    EXPECT_EQ(done, 5) << "httplib's queued tasks close their sockets: all must run";
+    EXPECT_EQ(done, 5) << "queued tasks close their sockets: all must run";
     EXPECT_EQ(pool.stats().threads, 0u);
     pool.Enqueue([&] { ++done; });  // after shutdown: on the caller's thread
     EXPECT_EQ(done, 6);

@@ -11,7 +11,7 @@ using Verdict = RequestHeadScanner::Verdict;
 
 constexpr uint64_t kMaxBody = 1024;
 
-// Feeds `bytes` one at a time, as httplib's line reader reads them.
+// Feeds `bytes` one at a time, as the slowest client sends them.
 Verdict FeedBytewise(RequestHeadScanner& scanner, const std::string& bytes) {
   for (const char c : bytes) scanner.Feed(std::string(1, c));
   return scanner.verdict();
@@ -111,6 +111,49 @@ TEST(RequestHeadScannerTest, ResetStartsTheNextRequest) {
   scanner.Reset();
   EXPECT_EQ(scanner.Feed("GET /ping HTTP/1.1\r\n"), Verdict::kReading) << "counted afresh";
   EXPECT_EQ(scanner.Feed("\r\n"), Verdict::kComplete);
+}
+
+TEST(RequestHeadScannerTest, TheHeadsLengthSaysWhereWhatFollowsBegins) {
+  const std::string head = "GET /ping HTTP/1.1\r\nContent-Length: 4\r\n\r\n";
+  RequestHeadScanner scanner(8192, kMaxBody);
+  EXPECT_EQ(scanner.Feed(head + "bodyGET /next HTTP/1.1\r\n"), Verdict::kComplete);
+  EXPECT_EQ(scanner.head_bytes(), head.size());
+}
+
+TEST(ParseRequestHeadTest, ReadsTheRequestLineAndWhatDecidesTheConnectionsFate) {
+  absl::StatusOr<RequestHead> head =
+      ParseRequestHead("GET /ping?seq=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->method, "GET");
+  EXPECT_EQ(head->target, "/ping?seq=1");
+  EXPECT_TRUE(head->keep_alive);
+  EXPECT_EQ(head->content_length, 3u);
+
+  head = ParseRequestHead("HEAD / HTTP/1.1\r\nconnection:  Close \r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_FALSE(head->keep_alive);
+
+  head = ParseRequestHead("GET / HTTP/1.0\n\n");  // LF alone ends lines too
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_FALSE(head->keep_alive) << "HTTP/1.0 closes unless asked";
+  head = ParseRequestHead("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_TRUE(head->keep_alive);
+
+  head = ParseRequestHead("M-SEARCH_2 * HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->method, "M-SEARCH_2");
+}
+
+TEST(ParseRequestHeadTest, ARequestLineThatIsNotMethodTargetVersionIsRefused) {
+  for (const char* bad :
+       {"GET /ping\r\n\r\n", "GET  /ping HTTP/1.1\r\n\r\n", "GET /ping HTTP/1.1 extra\r\n\r\n",
+        " GET /ping HTTP/1.1\r\n\r\n", "get /ping HTTP/1.1\r\n\r\n", "G@T /ping HTTP/1.1\r\n\r\n",
+        "GET /ping HTTP/2.0\r\n\r\n", "GET /ping HTTP/1.1x\r\n\r\n", "GET /ping http/1.1\r\n\r\n",
+        "\r\n\r\n"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(ParseRequestHead(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 }  // namespace

@@ -132,17 +132,31 @@ TEST(PingMacTest, VerifiesOnlyTheMacOfThatPingUnderThatKey) {
 }
 
 TEST(PingQueryTest, ReadsTheMacAndRefusesTwo) {
-  httplib::Params params{{"game", kGameId}, {"seq", "1"}, {"ms", "5"}, {"mac", "abc"}};
+  QueryParams params{{"game", kGameId}, {"seq", "1"}, {"ms", "5"}, {"mac", "abc"}};
   absl::StatusOr<PingQuery> query = ReadPingQuery(params);
   ASSERT_TRUE(query.ok()) << query.status();
   ASSERT_TRUE(query->mac.has_value());
   EXPECT_EQ(*query->mac, "abc");
-  params.emplace("mac", "def");
+  params.emplace_back("mac", "def");
   EXPECT_EQ(ReadPingQuery(params).status().code(), absl::StatusCode::kInvalidArgument);
-  params.erase("mac");
+  params.resize(3);
   query = ReadPingQuery(params);
   ASSERT_TRUE(query.ok()) << query.status();
   EXPECT_FALSE(query->mac.has_value());
+}
+
+TEST(PingQueryTest, AQueryStringIsSplitAndDecodedAsSent) {
+  EXPECT_EQ(ParseQueryString("game=ab&seq=1&ms=5"),
+            (QueryParams{{"game", "ab"}, {"seq", "1"}, {"ms", "5"}}));
+  // %XX and '+' decode; a '%' without two hex digits stays; a part without '=' is a name.
+  EXPECT_EQ(ParseQueryString("a%3Db=c%26d&e+f=%2&g=%zz&flag&&=x"),
+            (QueryParams{{"a=b", "c&d"}, {"e f", "%2"}, {"g", "%zz"}, {"flag", ""}, {"", "x"}}));
+  EXPECT_EQ(ParseQueryString("seq=1&seq=2"), (QueryParams{{"seq", "1"}, {"seq", "2"}}));
+  EXPECT_EQ(ParseQueryString("a=%41%4a%4A%"), (QueryParams{{"a", "AJJ%"}}));
+  EXPECT_TRUE(ParseQueryString("").empty());
+  EXPECT_TRUE(ParseQueryString("&&").empty());
+  // A repeated ping parameter, however it was spelt, is refused.
+  EXPECT_FALSE(ReadPingQuery(ParseQueryString("seq=1&s%65q=2")).ok());
 }
 
 // A temporary folder with a pair secret file in it; removed when this goes.

@@ -1,5 +1,5 @@
-// When the engine closes its kept-alive connection to the peer: the peer's httplib server
-// polls an idle kept-alive connection, so a connection that would idle long is closed.
+// When the engine closes its kept-alive connection to the peer: one that would idle long
+// is closed, so the peer's server does not hold a thread for it (server/engine.cc).
 
 #include <gtest/gtest.h>
 
