@@ -2,6 +2,8 @@
 
 #include <sys/prctl.h>
 
+#include <chrono>
+
 #include "server/random_id.h"
 
 namespace pong {
@@ -21,13 +23,24 @@ constexpr int64_t kCloseLinkFromPongTimeMs = 250;
 // A ping's arrival stamp older than this when it is handled is not trusted.
 constexpr absl::Duration kMaxArrivalAge = absl::Seconds(1);
 
-// Waits for `cv` until `deadline`, or without end when there is none.
+// A thread that slept long wakes ~0.12-0.15 ms after its deadline on this kind of machine
+// (a KVM guest: the idle vCPU has to be woken too), one that slept a millisecond or less
+// ~0.08 ms after it (tools/bench's "received -> sent" split; docs/PERFORMANCE.md). So a
+// far deadline is slept for in two steps: until this long before it, then the rest. Both
+// are futex waits: nothing spins.
+constexpr std::chrono::microseconds kWakeEarly{1000};
+
+// Waits for `cv` until `deadline`, or without end when there is none. A deadline more than
+// kWakeEarly after `now` is waited for only until kWakeEarly before it: the caller, which
+// looks at its deadline again after every wake, then waits for the rest.
 void WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-             const std::optional<MonoTime>& deadline) {
-  if (deadline) {
-    cv.wait_until(lock, *deadline);
-  } else {
+             const std::optional<MonoTime>& deadline, MonoTime now) {
+  if (!deadline) {
     cv.wait(lock);
+  } else if (*deadline - now > kWakeEarly) {
+    cv.wait_until(lock, *deadline - kWakeEarly);
+  } else {
+    cv.wait_until(lock, *deadline);
   }
 }
 
@@ -153,12 +166,13 @@ void GameEngine::CommandLoop() {
       continue;
     }
     const std::optional<MonoTime> deadline = game_.NextCommandDeadline();
-    if (deadline && clock_.Now() >= *deadline) {
+    const MonoTime now = clock_.Now();
+    if (deadline && now >= *deadline) {
       game_.Advance(clock_.Read());
       ball_cv_.notify_one();  // a start or resume may have made the ball due
       continue;
     }
-    WaitFor(command_cv_, lock, deadline);
+    WaitFor(command_cv_, lock, deadline, now);
   }
 }
 
@@ -168,7 +182,8 @@ void GameEngine::BallLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     const std::optional<MonoTime> deadline = game_.NextPingDeadline();
-    if (!deadline || clock_.Now() < *deadline) {
+    const MonoTime now = clock_.Now();
+    if (!deadline || now < *deadline) {
       if (link_open && game_.state() != GameState::kRunning) {
         link_open = false;
         lock.unlock();
@@ -176,7 +191,7 @@ void GameEngine::BallLoop() {
         lock.lock();
         continue;
       }
-      WaitFor(ball_cv_, lock, deadline);
+      WaitFor(ball_cv_, lock, deadline, now);
       continue;
     }
     game_.Advance(clock_.Read());
