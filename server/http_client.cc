@@ -94,15 +94,15 @@ absl::StatusOr<HttpReply> HttpConnection::Get(absl::string_view target, const Ti
   request_.clear();
   absl::StrAppend(&request_, "GET ", target, " HTTP/1.1\r\nHost: ", host_, ":", port_,
                   "\r\nUser-Agent: pong\r\n\r\n");
-  const uint64_t interrupts = interrupts_.load();
+  interrupts_at_get_ = interrupts_.load();
   bool reused = false;
   absl::StatusOr<HttpReply> reply = Exchange(timeouts, reused);
   // A kept connection the peer had closed: the request never reached it, or it did and
   // the answer is lost. Either way once more, on a new connection.
-  if (!reply.ok() && reused && absl::IsAborted(reply.status()) && interrupts_ == interrupts) {
+  if (!reply.ok() && reused && absl::IsAborted(reply.status()) && !Interrupted()) {
     reply = Exchange(timeouts, reused);
   }
-  if (!reply.ok() && interrupts_ != interrupts) return absl::CancelledError("interrupted");
+  if (!reply.ok() && Interrupted()) return absl::CancelledError("interrupted");
   return reply;
 }
 
@@ -161,15 +161,24 @@ absl::Status HttpConnection::Connect(std::chrono::milliseconds timeout) {
     }
     {
       std::lock_guard<std::mutex> lock(fd_mu_);
+      // An Interrupt while there was no socket to shut down is seen here.
+      if (Interrupted()) {
+        ::close(fd);
+        freeaddrinfo(addresses);
+        return absl::CancelledError("interrupted");
+      }
       fd_ = fd;
     }
     int error = 0;
     if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
       error = errno;
       if (error == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(Left(deadline));
-        const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+        int ready;
+        do {
+          pollfd p{fd, POLLOUT, 0};
+          const auto left = std::chrono::ceil<std::chrono::milliseconds>(Left(deadline));
+          ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+        } while (ready < 0 && errno == EINTR);
         socklen_t length = sizeof(error);
         if (ready <= 0) {
           error = ready == 0 ? ETIMEDOUT : errno;

@@ -18,6 +18,12 @@ RequestHeadScanner::Verdict RequestHeadScanner::Feed(absl::string_view bytes) {
       break;
     }
     const auto byte = static_cast<unsigned char>(c);
+    // A CR ends a line only with the LF after it; alone, parsers disagree on what it is.
+    if (after_cr_ && byte != '\n') {
+      verdict_ = Verdict::kMalformed;
+      break;
+    }
+    after_cr_ = byte == '\r';
     if (in_request_line_) {
       if (byte == '\n') {
         in_request_line_ = false;
@@ -72,6 +78,7 @@ void RequestHeadScanner::EndHead() {
 void RequestHeadScanner::Reset() {
   bytes_ = 0;
   in_request_line_ = true;
+  after_cr_ = false;
   line_.clear();
   content_length_.reset();
   transfer_encoding_ = false;

@@ -25,7 +25,8 @@ class RequestHeadScanner {
     kBodyTooLarge,        // 413: Content-Length over the body limit
     kLengthRequired,      // 411: a Transfer-Encoding, so a body of no declared size
     kMalformed,           // 400: a control or non-ASCII byte in the request line (TLS,
-                          // garbage), or Content-Length not one number
+                          // garbage), a CR without its LF, or Content-Length not one
+                          // number
   };
 
   // Limits of the whole head (line ends included) and of a declared body.
@@ -51,7 +52,8 @@ class RequestHeadScanner {
   const uint64_t max_body_bytes_;
   size_t bytes_ = 0;
   bool in_request_line_ = true;
-  std::string line_;  // the current header line, without CR and LF
+  bool after_cr_ = false;  // the last byte was a CR
+  std::string line_;       // the current header line, without CR and LF
   std::optional<std::string> content_length_;
   bool transfer_encoding_ = false;
   bool malformed_ = false;

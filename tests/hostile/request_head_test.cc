@@ -113,6 +113,21 @@ TEST(RequestHeadScannerTest, ResetStartsTheNextRequest) {
   EXPECT_EQ(scanner.Feed("\r\n"), Verdict::kComplete);
 }
 
+TEST(RequestHeadScannerTest, ACarriageReturnWithoutItsLineFeedIsMalformed) {
+  for (const std::string head :
+       {"GET /ping HTTP/1.1\rX\r\n\r\n", "GET /ping HTTP/1.1\r\nContent-Length\r: 5\r\n\r\n",
+        "GET /ping HTTP/1.1\r\n\r\r\n"}) {
+    SCOPED_TRACE(head);
+    RequestHeadScanner scanner(8192, kMaxBody);
+    EXPECT_EQ(FeedBytewise(scanner, head), Verdict::kMalformed);
+  }
+  // Split between two reads, a CR and its LF still end the line.
+  RequestHeadScanner scanner(8192, kMaxBody);
+  EXPECT_EQ(scanner.Feed("GET /ping HTTP/1.1\r"), Verdict::kReading);
+  EXPECT_EQ(scanner.Feed("\n\r"), Verdict::kReading);
+  EXPECT_EQ(scanner.Feed("\n"), Verdict::kComplete);
+}
+
 TEST(RequestHeadScannerTest, TheHeadsLengthSaysWhereWhatFollowsBegins) {
   const std::string head = "GET /ping HTTP/1.1\r\nContent-Length: 4\r\n\r\n";
   RequestHeadScanner scanner(8192, kMaxBody);

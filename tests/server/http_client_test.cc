@@ -251,6 +251,37 @@ TEST(HttpConnectionTest, NoAnswerFailsWhenTheReplyTimeoutIsOver) {
   EXPECT_EQ(server.requests().size(), 1u);  // not sent again
 }
 
+TEST(HttpConnectionTest, AnAnswerThatCameTooLateIsNotTakenForTheNextOne) {
+  // The first connection answers its first request 200 ms late, every other at once.
+  std::atomic<bool> late{true};
+  ScriptedServer server([&](ScriptedServer& self, int fd) {
+    if (late.exchange(false)) {
+      if (self.Next(fd).empty()) return;
+      std::this_thread::sleep_for(200ms);
+      Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate");
+    }
+    while (!self.Next(fd).empty()) Write(fd, kPong);
+  });
+  HttpConnection connection("127.0.0.1", server.port());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(connection.Get("/ping", ReplyWithin(50ms)).status()));
+  std::this_thread::sleep_for(300ms);  // the late answer is on its way, or there
+  const absl::StatusOr<HttpReply> reply = connection.Get("/ping", {});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->body, "pong");
+  EXPECT_EQ(connection.connections_opened(), 2);
+}
+
+TEST(HttpConnectionTest, BytesAfterTheAnswerMakeItTheLastOnItsConnection) {
+  ScriptedServer server(AnswerAll(std::string(kPong) + "HTTP/1.1 200 OK\r\n"));
+  HttpConnection connection("127.0.0.1", server.port());
+  for (int i = 0; i < 2; ++i) {
+    const absl::StatusOr<HttpReply> reply = connection.Get("/ping", {});
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->body, "pong");
+  }
+  EXPECT_EQ(connection.connections_opened(), 2);
+}
+
 TEST(HttpConnectionTest, NobodyListeningFailsAtOnce) {
   int port = 0;
   {
