@@ -19,41 +19,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/pong_pair.h"
+#include "tests/support/raw_http.h"
 
 namespace pong::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Sends `bytes` on a fresh connection and returns what comes back until the server closes
-// it or `timeout` passes.
-std::string Exchange(int port, const std::string& bytes,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const int sock = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    timeval tv{static_cast<time_t>(timeout.count() / 1000),
-               static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      const ssize_t n = send(sock, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;  // the server may refuse before it has read everything
-      sent += static_cast<size_t>(n);
-    }
-    char buffer[4096];
-    ssize_t n;
-    while ((n = recv(sock, buffer, sizeof(buffer), 0)) > 0) {
-      answer.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  close(sock);
-  return answer;
-}
 
 // The status of an HTTP/1.1 answer, 0 if there is none.
 int StatusOf(const std::string& answer) {
@@ -227,7 +198,7 @@ TEST_F(HostileTest, EveryBadRequestGetsItsFourHundredAndChangesNothing) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const v1::GameStatus before = pair_.first.Status();
-    const std::string answer = Exchange(pair_.first.http_port, c.request);
+    const std::string answer = SendRaw(pair_.first.http_port, c.request).bytes;
     EXPECT_EQ(StatusOf(answer), c.status) << answer.substr(0, 200);
     EXPECT_TRUE(Answers(pair_.first));
     const v1::GameStatus after = pair_.first.Status();

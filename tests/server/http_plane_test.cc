@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "absl/time/time.h"
 #include "server/guarded_http_server.h"
 #include "tests/server/service_test_util.h"
+#include "tests/support/raw_http.h"
 #include "tests/support/wait.h"
 
 namespace pong::testing {
@@ -330,42 +330,6 @@ TEST_F(HttpPlaneTest, MalformedConfirmIsBadRequestAndChangesNothing) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 405);
   ExpectUnchanged(before, Status());
-}
-
-// What came back for bytes written on a new connection: read until the server closed it or
-// `wait` passed.
-struct RawAnswer {
-  std::string bytes;
-  bool closed = false;
-  absl::Duration took;
-};
-
-RawAnswer SendRaw(int port, absl::string_view request, absl::Duration wait = absl::Seconds(3)) {
-  RawAnswer answer;
-  const int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  const absl::Time start = absl::Now();
-  if (connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      send(sock, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char chunk[4096];
-    while (absl::Now() - start < wait) {
-      pollfd p{sock, POLLIN, 0};
-      if (poll(&p, 1, 10) <= 0) continue;
-      const ssize_t n = recv(sock, chunk, sizeof(chunk), 0);
-      if (n <= 0) {
-        answer.closed = true;
-        break;
-      }
-      answer.bytes.append(chunk, static_cast<size_t>(n));
-    }
-  }
-  answer.took = absl::Now() - start;
-  close(sock);
-  return answer;
 }
 
 int CountOf(absl::string_view text, absl::string_view part) {
