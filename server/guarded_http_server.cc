@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/addresses.h"
 #include "server/request_head.h"
 
 namespace pong {
@@ -96,6 +97,18 @@ const char* Reason(int status) {
   }
 }
 
+// The bytes of an answer: its head, and its body unless `with_body` is false (HEAD).
+std::string Answer(const HttpResponse& response, bool close, bool with_body) {
+  std::string answer = absl::StrCat(
+      "HTTP/1.1 ", response.status, " ", Reason(response.status),
+      "\r\nContent-Type: text/plain\r\nContent-Length: ", response.body.size(), "\r\n");
+  if (!response.allow.empty()) absl::StrAppend(&answer, "Allow: ", response.allow, "\r\n");
+  if (close) absl::StrAppend(&answer, "Connection: close\r\n");
+  absl::StrAppend(&answer, "\r\n");
+  if (with_body) absl::StrAppend(&answer, response.body);
+  return answer;
+}
+
 // One connection, served by one thread: requests in turn, while the client keeps it.
 class Connection {
  public:
@@ -154,14 +167,8 @@ class Connection {
     request.arrival = arrival_;
     HttpResponse response;
     handler(request, response);
-    std::string answer = absl::StrCat(
-        "HTTP/1.1 ", response.status, " ", Reason(response.status),
-        "\r\nContent-Type: text/plain\r\nContent-Length: ", response.body.size(), "\r\n");
-    if (!response.allow.empty()) absl::StrAppend(&answer, "Allow: ", response.allow, "\r\n");
-    if (!head->keep_alive) absl::StrAppend(&answer, "Connection: close\r\n");
-    absl::StrAppend(&answer, "\r\n");
-    if (request.method != "HEAD") absl::StrAppend(&answer, response.body);
-    return Send(answer) && head->keep_alive;
+    return Send(Answer(response, /*close=*/!head->keep_alive, request.method != "HEAD")) &&
+           head->keep_alive;
   }
 
   // Waits for more bytes of the request (until its deadline) and appends them. False if
@@ -199,9 +206,8 @@ class Connection {
 
   // Answers `status` with a one-line reason; the connection then ends (returns false).
   bool Refuse(int status, const std::string& reason) {
-    Send(absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
-                      "\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ",
-                      reason.size() + 1, "\r\n\r\n", reason, "\n"));
+    Send(Answer(HttpResponse{status, absl::StrCat(reason, "\n"), ""}, /*close=*/true,
+                /*with_body=*/true));
     return false;
   }
 
@@ -238,19 +244,10 @@ GuardedHttpServer::GuardedHttpServer(Limits limits, Handler handler)
 GuardedHttpServer::~GuardedHttpServer() { Stop(); }
 
 absl::StatusOr<int> GuardedHttpServer::Bind(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* addresses = nullptr;
-  const std::string service = std::to_string(port);
-  if (const int error = getaddrinfo(host.c_str(), service.c_str(), &hints, &addresses);
-      error != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot resolve ", host, ": ", gai_strerror(error)));
-  }
+  absl::StatusOr<TcpAddresses> addresses = ResolveTcp(host, port, /*passive=*/true);
+  if (!addresses.ok()) return addresses.status();
   std::string failure = "no address";
-  for (addrinfo* a = addresses; a != nullptr && listener_ < 0; a = a->ai_next) {
+  for (const addrinfo* a = addresses->get(); a != nullptr && listener_ < 0; a = a->ai_next) {
     const int sock = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (sock < 0) continue;
     const int yes = 1;
@@ -267,7 +264,6 @@ absl::StatusOr<int> GuardedHttpServer::Bind(const std::string& host, int port) {
       ::close(sock);
     }
   }
-  freeaddrinfo(addresses);
   if (listener_ < 0) return absl::UnavailableError(failure);
   sockaddr_storage bound{};
   socklen_t length = sizeof(bound);

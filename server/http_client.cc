@@ -19,6 +19,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/addresses.h"
+#include "server/request_head.h"
 
 namespace pong {
 namespace {
@@ -47,10 +49,9 @@ absl::StatusOr<ReplyHead> ParseReplyHead(absl::string_view head) {
   }
   parsed.close = status_line[7] == '0';  // HTTP/1.0 closes unless it says keep-alive
   for (size_t i = 1; i < lines.size(); ++i) {
-    const size_t colon = lines[i].find(':');
-    if (colon == absl::string_view::npos) return absl::DataLossError("a malformed header line");
-    const absl::string_view name = lines[i].substr(0, colon);
-    const absl::string_view value = absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
+    const std::optional<HeaderField> field = SplitHeaderLine(lines[i]);
+    if (!field) return absl::DataLossError("a malformed header line");
+    const auto [name, value] = *field;
     if (absl::EqualsIgnoreCase(name, "Content-Length")) {
       size_t length = 0;
       if (!absl::SimpleAtoi(value, &length) ||
@@ -141,18 +142,11 @@ bool HttpConnection::KeptConnectionUsable() const {
 }
 
 absl::Status HttpConnection::Connect(std::chrono::milliseconds timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* addresses = nullptr;
-  const std::string port = std::to_string(port_);
-  if (const int error = getaddrinfo(host_.c_str(), port.c_str(), &hints, &addresses); error != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot resolve ", host_, ": ", gai_strerror(error)));
-  }
+  absl::StatusOr<TcpAddresses> addresses = ResolveTcp(host_, port_, /*passive=*/false);
+  if (!addresses.ok()) return addresses.status();
   const auto deadline = SteadyClock::now() + timeout;
   std::string failure = "connect: no address";
-  for (addrinfo* a = addresses; a != nullptr; a = a->ai_next) {
+  for (const addrinfo* a = addresses->get(); a != nullptr; a = a->ai_next) {
     const int fd =
         ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
     if (fd < 0) {
@@ -164,7 +158,6 @@ absl::Status HttpConnection::Connect(std::chrono::milliseconds timeout) {
       // An Interrupt while there was no socket to shut down is seen here.
       if (Interrupted()) {
         ::close(fd);
-        freeaddrinfo(addresses);
         return absl::CancelledError("interrupted");
       }
       fd_ = fd;
@@ -194,13 +187,11 @@ absl::Status HttpConnection::Connect(std::chrono::milliseconds timeout) {
       receive_timeout_ = std::chrono::microseconds(-1);
       close_after_reply_ = false;
       ++connections_opened_;
-      freeaddrinfo(addresses);
       return absl::OkStatus();
     }
     failure = absl::StrCat("connect to ", host_, ":", port_, ": ", strerror(error));
     Close();
   }
-  freeaddrinfo(addresses);
   return absl::UnavailableError(failure);
 }
 

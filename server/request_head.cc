@@ -44,12 +44,15 @@ RequestHeadScanner::Verdict RequestHeadScanner::Feed(absl::string_view bytes) {
   return verdict_;
 }
 
+std::optional<HeaderField> SplitHeaderLine(absl::string_view line) {
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) return std::nullopt;
+  return HeaderField{line.substr(0, colon), absl::StripAsciiWhitespace(line.substr(colon + 1))};
+}
+
 void RequestHeadScanner::EndHeaderLine() {
-  const size_t colon = line_.find(':');
-  const absl::string_view line = line_;
-  const absl::string_view name = line.substr(0, colon);
-  const absl::string_view value =
-      colon == std::string::npos ? "" : absl::StripAsciiWhitespace(line.substr(colon + 1));
+  // A line without a colon is all name (so "Content-Length" alone is an empty, bad one).
+  const auto [name, value] = SplitHeaderLine(line_).value_or(HeaderField{line_, ""});
   if (absl::EqualsIgnoreCase(name, "Content-Length")) {
     // Two that differ would let two parsers see two different requests.
     if (content_length_ && *content_length_ != value) malformed_ = true;
@@ -102,10 +105,9 @@ absl::StatusOr<RequestHead> ParseRequestHead(absl::string_view head) {
   }
   RequestHead parsed{std::string(parts[0]), std::string(parts[1]), parts[2] == "HTTP/1.1", 0};
   for (size_t i = 1; i < lines.size(); ++i) {
-    const size_t colon = lines[i].find(':');
-    if (colon == absl::string_view::npos) continue;  // the blank line, or one to ignore
-    const absl::string_view name = lines[i].substr(0, colon);
-    const absl::string_view value = absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
+    const std::optional<HeaderField> field = SplitHeaderLine(lines[i]);
+    if (!field) continue;  // the blank line, or one to ignore
+    const auto [name, value] = *field;
     if (absl::EqualsIgnoreCase(name, "Connection")) {
       if (absl::EqualsIgnoreCase(value, "close")) parsed.keep_alive = false;
       if (absl::EqualsIgnoreCase(value, "keep-alive")) parsed.keep_alive = true;

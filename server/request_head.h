@@ -60,6 +60,14 @@ class RequestHeadScanner {
   Verdict verdict_ = Verdict::kReading;
 };
 
+// A header line "Name: value" split at its first colon, the value without the
+// whitespace around it; nullopt for a line without a colon.
+struct HeaderField {
+  absl::string_view name;
+  absl::string_view value;
+};
+std::optional<HeaderField> SplitHeaderLine(absl::string_view line);
+
 // What the server acts on in a head that RequestHeadScanner found complete.
 struct RequestHead {
   std::string method;      // e.g. "GET"
