@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "server/core/send_lead.h"
 #include "server/random_id.h"
 
 namespace pong {
@@ -179,6 +180,10 @@ void GameEngine::CommandLoop() {
 void GameEngine::BallLoop() {
   TightenTimerSlack();
   bool link_open = false;  // whether the peer link may hold a connection
+  // How late this thread gets from a deadline it slept toward to sending, learnt as it
+  // goes; the game hands the ball out that much early, so that pings leave on time.
+  SendLeadEstimator send_lead;
+  MonoTime slept_toward = MonoTime::max();  // the deadline of the last wait; max: none
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     const std::optional<MonoTime> deadline = game_.NextPingDeadline();
@@ -191,19 +196,26 @@ void GameEngine::BallLoop() {
         lock.lock();
         continue;
       }
+      slept_toward = deadline.value_or(MonoTime::max());
       WaitFor(ball_cv_, lock, deadline, now);
       continue;
     }
+    // Only a wake-up for the deadline it slept toward says how late wake-ups are (not a
+    // ball that was due at once, as at pong_time_ms 0).
+    const bool woke_for_it = *deadline == slept_toward;
+    slept_toward = MonoTime::max();
     game_.Advance(clock_.Read());
     std::optional<OutboundPing> ping = game_.TakePingToSend(clock_.Read());
     if (!ping) continue;
     lock.unlock();
+    if (woke_for_it) send_lead.Observe(clock_.Now() - *deadline);
     const SendResult result = peer_.Send(ping->ping);
     link_open = ping->ping.pong_time_ms < kCloseLinkFromPongTimeMs;
     if (!link_open) peer_.Close();
     lock.lock();
     const double jitter01 = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
     game_.OnSendResult(*ping, result, clock_.Read(), jitter01);
+    game_.SetSendLead(send_lead.Lead());
   }
 }
 

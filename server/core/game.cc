@@ -310,7 +310,7 @@ void Game::Advance(Instant now) {
   while (true) {
     const bool ball_due = state_ == GameState::kRunning && ball_ == Ball::kHeld;
     // On a tie the command goes first, so a stop or pause at the due instant sends nothing.
-    if (ball_due && due_ <= now.mono && (!pending_ || due_ < pending_->effective)) {
+    if (ball_due && HandOutAt() <= now.mono && (!pending_ || due_ < pending_->effective)) {
       ball_ = Ball::kInFlight;
       ping_ready_ = true;
       continue;
@@ -578,10 +578,16 @@ void Game::DropUnconfirmed() {
 
 std::optional<MonoTime> Game::NextPingDeadline() const {
   if (ping_ready_) return MonoTime::min();
-  if (state_ == GameState::kRunning && ball_ == Ball::kHeld) return due_;
+  if (state_ == GameState::kRunning && ball_ == Ball::kHeld) return HandOutAt();
   if (state_ == GameState::kRunning && ball_ == Ball::kAtPeer) return peer_due_ + kBallLostGrace;
   if (ProbeDue()) return probe_due_;
   return std::nullopt;
+}
+
+MonoTime Game::HandOutAt() const {
+  // Behind a command due first, the ball waits for that command, whatever the lead.
+  if (pending_ && pending_->effective <= due_) return due_;
+  return due_ - send_lead_;
 }
 
 bool Game::ProbeDue() const {

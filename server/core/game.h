@@ -231,8 +231,14 @@ class Game {
 
   // Applies every command and ball deadline up to now, in the order they were due.
   void Advance(Instant now);
+  // How long before its due time a held ball is handed out (TakePingToSend), so that the
+  // ping leaves at that time rather than the caller's wake-up delay after it (the caller
+  // measures that delay: SendLeadEstimator). A command due before the ball still goes
+  // first: the lead never moves a ping ahead of it. Zero unless set.
+  void SetSendLead(std::chrono::nanoseconds lead) { send_lead_ = lead; }
   // The earliest pending command (or its next ask to the peer), and the earliest ball
-  // deadline (send or retry). No command deadline while an ask is on its way.
+  // deadline (send, less the send lead, or retry). No command deadline while an ask is
+  // on its way.
   std::optional<MonoTime> NextCommandDeadline() const;
   std::optional<MonoTime> NextPingDeadline() const;
 
@@ -302,6 +308,8 @@ class Game {
   std::chrono::nanoseconds NotePeer(const SendResult& result, double jitter01);
   // The ball is lost and the next probe (our last ping again) waits for probe_due_.
   bool ProbeDue() const;
+  // When a held ball is handed out: its due time less the send lead.
+  MonoTime HandOutAt() const;
   void OnProbeResult(const OutboundPing& sent, const SendResult& result, Instant now,
                      double jitter01);
   void SetPhase(absl::string_view command_id, CommandPhase phase);
@@ -321,6 +329,7 @@ class Game {
 
   Ball ball_ = Ball::kNone;
   MonoTime due_{};                         // kHeld and running
+  std::chrono::nanoseconds send_lead_{0};  // SetSendLead
   MonoTime peer_due_{};                    // kAtPeer and running: the peer's ping is due
   MonoTime probe_due_{};                   // kLost: when to probe the peer again
   bool probing_ = false;                   // kLost: a probe is ready or on its way

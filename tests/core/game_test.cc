@@ -976,6 +976,53 @@ TEST_F(GameTest, LateAdvanceSendsNothingAfterAStopEvenIfThePingWasDueBefore) {
   EXPECT_EQ(PingDeadline(), std::nullopt);
 }
 
+// ---- Send lead ----
+
+TEST_F(GameTest, TheSendLeadHandsTheBallOutThatMuchBeforeItIsDue) {
+  const absl::Duration received = ReceiveFirstPing();
+  game_.SetSendLead(std::chrono::microseconds(80));
+  EXPECT_EQ(PingDeadline(), received + Ms(1000) - absl::Microseconds(80));
+  EXPECT_THAT(Snap().ball_due_at, Optional(WallAt(received + Ms(1000))));  // still its due
+  RunTo(received + Ms(1000) - absl::Microseconds(81));
+  EXPECT_EQ(Take(), std::nullopt);
+  RunTo(received + Ms(1000) - absl::Microseconds(80));
+  const std::optional<OutboundPing> ping = Take();
+  ASSERT_TRUE(ping.has_value());
+  EXPECT_EQ(ping->ping.seq, 2u);
+  Report(*ping, Delivered());
+  // The next ball counts from its own arrival, not from the early hand-out.
+  RunTo(received + Ms(2000));
+  ASSERT_EQ(Receive(3).kind, PingVerdict::kAccepted);
+  EXPECT_EQ(PingDeadline(), received + Ms(3000) - absl::Microseconds(80));
+}
+
+TEST_F(GameTest, ACommandDueJustBeforeTheBallStillGoesFirstWhateverTheSendLead) {
+  const absl::Duration received = ReceiveFirstPing();
+  game_.SetSendLead(std::chrono::microseconds(200));
+  const absl::Duration pause_at = received + Ms(1000) - absl::Microseconds(100);
+  ASSERT_THAT(Submit(MakeCommand("p1", CommandKind::kPause, WallAt(pause_at))),
+              HasPhase(CommandPhase::kScheduled));
+  EXPECT_EQ(PingDeadline(), received + Ms(1000));  // behind the pause, no lead
+  RunTo(pause_at - absl::Microseconds(50));
+  EXPECT_EQ(Take(), std::nullopt);
+  RunTo(pause_at);
+  EXPECT_EQ(Take(), std::nullopt);
+  const GameSnapshot s = Snap();
+  EXPECT_EQ(s.state, GameState::kPaused);
+  EXPECT_THAT(s.time_left, Optional(absl::Microseconds(100)));
+  EXPECT_THAT(Kinds(), Not(Contains(GameEvent::kPingSent)));
+}
+
+TEST_F(GameTest, ACommandDueAfterTheBallDoesNotHoldTheLeadBack) {
+  const absl::Duration received = ReceiveFirstPing();
+  game_.SetSendLead(std::chrono::microseconds(200));
+  ASSERT_THAT(Submit(MakeCommand("p1", CommandKind::kPause, WallAt(received + Ms(1001)))),
+              HasPhase(CommandPhase::kScheduled));
+  EXPECT_EQ(PingDeadline(), received + Ms(1000) - absl::Microseconds(200));
+  RunTo(received + Ms(1000) - absl::Microseconds(200));
+  ASSERT_TRUE(Take().has_value());
+}
+
 // ---- Pause and resume ----
 
 TEST_F(GameTest, PauseKeepsTimeLeftSendsNothingAndResumeKeepsIt) {
