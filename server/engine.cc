@@ -17,8 +17,8 @@ void TightenTimerSlack() { prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); }
 // ping of a game this slow (each instance sends every 2 x pong_time_ms) and once the game
 // is paused or over. The peer's server then ends that connection's thread at once instead
 // of holding it until its 1 s keep-alive timeout (its httplib predecessor also polled such
-// a connection 100 times a second). Reconnecting costs one loopback connect at the next
-// ping; faster games keep the connection.
+// a connection 100 times a second). The connection for the next ping is opened again a
+// moment before it is due (PeerLink::Prepare), off its time; faster games keep it.
 constexpr int64_t kCloseLinkFromPongTimeMs = 250;
 
 // A ping's arrival stamp older than this when it is handled is not trusted.
@@ -30,6 +30,11 @@ constexpr absl::Duration kMaxArrivalAge = absl::Seconds(1);
 // far deadline is slept for in two steps: until this long before it, then the rest. Both
 // are futex waits: nothing spins.
 constexpr std::chrono::microseconds kWakeEarly{1000};
+
+// How long a connection opened ahead of a ping may take before the ping's own Send is
+// left to open it: a loopback handshake takes ~0.1 ms, and the ping is due within
+// kWakeEarly.
+constexpr std::chrono::milliseconds kPrepareTimeout{1};
 
 // Waits for `cv` until `deadline`, or without end when there is none. A deadline more than
 // kWakeEarly after `now` is waited for only until kWakeEarly before it: the caller, which
@@ -193,6 +198,16 @@ void GameEngine::BallLoop() {
         link_open = false;
         lock.unlock();
         peer_.Close();
+        lock.lock();
+        continue;
+      }
+      if (!link_open && deadline && *deadline - now <= kWakeEarly &&
+          game_.state() == GameState::kRunning && game_.ball() == Ball::kHeld) {
+        // A ping that would open a connection opens it now, in the last short sleep
+        // before it is due, so that the handshake is not on its time.
+        link_open = true;
+        lock.unlock();
+        peer_.Prepare(kPrepareTimeout);
         lock.lock();
         continue;
       }

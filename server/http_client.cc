@@ -107,11 +107,25 @@ absl::StatusOr<HttpReply> HttpConnection::Get(absl::string_view target, const Ti
   return reply;
 }
 
-absl::StatusOr<HttpReply> HttpConnection::Exchange(const Timeouts& timeouts, bool& reused) {
+absl::Status HttpConnection::Open(std::chrono::milliseconds connect_timeout) {
+  interrupts_at_get_ = interrupts_.load();
+  bool reused = false;
+  absl::Status opened = KeptOrNewConnection(connect_timeout, reused);
+  if (!opened.ok() && Interrupted()) return absl::CancelledError("interrupted");
+  return opened;
+}
+
+absl::Status HttpConnection::KeptOrNewConnection(std::chrono::milliseconds connect_timeout,
+                                                 bool& reused) {
   reused = fd_ >= 0 && KeptConnectionUsable();
-  if (!reused) {
-    Close();
-    if (absl::Status connected = Connect(timeouts.connect); !connected.ok()) return connected;
+  if (reused) return absl::OkStatus();
+  Close();
+  return Connect(connect_timeout);
+}
+
+absl::StatusOr<HttpReply> HttpConnection::Exchange(const Timeouts& timeouts, bool& reused) {
+  if (absl::Status connected = KeptOrNewConnection(timeouts.connect, reused); !connected.ok()) {
+    return connected;
   }
   const auto deadline = SteadyClock::now() + timeouts.reply;
   SetReceiveTimeout(timeouts.reply);

@@ -48,6 +48,9 @@ class HttpConnection {
   // send, no answer within the timeout, an answer that is not HTTP, or Interrupt.
   absl::StatusOr<HttpReply> Get(absl::string_view target, const Timeouts& timeouts);
 
+  // Opens a connection now unless a usable one is kept, so that the next Get does not
+  // wait for the handshake. A failure changes nothing else: the next Get tries again.
+  absl::Status Open(std::chrono::milliseconds connect_timeout);
   // Closes the kept connection, if any; the next Get opens another.
   void Close();
   // Makes a Get in progress on another thread fail at once (for shutdown). A later Get
@@ -60,6 +63,8 @@ class HttpConnection {
  private:
   // One attempt on the kept connection or a new one; `reused` says which it was.
   absl::StatusOr<HttpReply> Exchange(const Timeouts& timeouts, bool& reused);
+  // The kept connection when it is still usable (`reused`), else a new one.
+  absl::Status KeptOrNewConnection(std::chrono::milliseconds connect_timeout, bool& reused);
   absl::Status Connect(std::chrono::milliseconds timeout);
   // Whether the kept connection is still open with nothing unread on it.
   bool KeptConnectionUsable() const;
@@ -75,7 +80,7 @@ class HttpConnection {
   std::mutex fd_mu_;     // fd_ against Interrupt
   int fd_ = -1;
   std::atomic<uint64_t> interrupts_{0};
-  uint64_t interrupts_at_get_ = 0;  // interrupts_ when the Get in progress began
+  uint64_t interrupts_at_get_ = 0;  // interrupts_ when the Get (or Open) in progress began
   bool Interrupted() const { return interrupts_.load() != interrupts_at_get_; }
   bool close_after_reply_ = false;
   std::chrono::microseconds receive_timeout_{-1};  // as set on fd_

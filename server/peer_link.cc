@@ -61,6 +61,16 @@ void HttpPeerLink::Interrupt() {
 
 void HttpPeerLink::Close() { connection_.Close(); }
 
+void HttpPeerLink::CloseIfIdle(std::chrono::steady_clock::time_point now) {
+  if (now - last_used_ > kIdleReconnect) connection_.Close();
+}
+
+void HttpPeerLink::Prepare(std::chrono::milliseconds connect_timeout) {
+  const auto now = std::chrono::steady_clock::now();
+  CloseIfIdle(now);
+  if (connection_.Open(connect_timeout).ok()) last_used_ = now;
+}
+
 SendResult HttpPeerLink::Send(const GamePing& ping) {
   path_.clear();
   absl::StrAppend(&path_, "/ping?game=", ping.game_id, "&seq=", ping.seq,
@@ -70,7 +80,7 @@ SendResult HttpPeerLink::Send(const GamePing& ping) {
     absl::StrAppend(&path_, "&mac=", absl::string_view(mac.data(), mac.size()));
   }
   const auto start = std::chrono::steady_clock::now();
-  if (start - last_used_ > kIdleReconnect) connection_.Close();
+  CloseIfIdle(start);
   const absl::StatusOr<HttpReply> res = connection_.Get(path_, HttpConnection::Timeouts{});
   last_used_ = std::chrono::steady_clock::now();
   const auto rtt = last_used_ - start;

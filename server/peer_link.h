@@ -34,6 +34,10 @@ class PeerLink {
   // Closes a kept-alive connection that will idle for long; the next Send opens another.
   // Called by the thread that sends.
   virtual void Close() {}
+  // Opens the connection the next Send will use, if there is none, waiting at most
+  // `connect_timeout`: called a moment before a ping that would otherwise wait for the
+  // handshake. A failure is left to that Send. Called by the thread that sends.
+  virtual void Prepare(std::chrono::milliseconds /*connect_timeout*/) {}
 };
 
 // GET /ping?game=..&seq=..&ms=.. (and &mac=.. with a pair secret) over one kept-alive
@@ -53,8 +57,12 @@ class HttpPeerLink final : public PeerLink {
   ConfirmReply Confirm(const ConfirmAsk& ask) override;
   void Interrupt() override;
   void Close() override;
+  void Prepare(std::chrono::milliseconds connect_timeout) override;
 
  private:
+  // Closes the kept connection if unused for kIdleReconnect, before the peer closes it.
+  void CloseIfIdle(std::chrono::steady_clock::time_point now);
+
   HttpConnection connection_;
   const std::unique_ptr<PingMac> mac_;
   HttpConnection confirm_connection_;

@@ -266,6 +266,7 @@ class Game {
 
   GameSnapshot Snapshot(Instant now) const;
   GameState state() const { return state_; }
+  Ball ball() const { return ball_; }
 
  private:
   struct Pending {

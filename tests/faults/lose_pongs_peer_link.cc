@@ -27,6 +27,9 @@ class LosePongsPeerLink final : public PeerLink {
   ConfirmReply Confirm(const ConfirmAsk& ask) override { return link_.Confirm(ask); }
   void Interrupt() override { link_.Interrupt(); }
   void Close() override { link_.Close(); }
+  void Prepare(std::chrono::milliseconds connect_timeout) override {
+    link_.Prepare(connect_timeout);
+  }
 
  private:
   HttpPeerLink link_;

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "tests/support/wait.h"
 
 namespace pong {
 namespace {
@@ -66,6 +68,7 @@ class ScriptedServer {
         ++accepted_;
         serve_(*this, fd);
         ::close(fd);
+        ++closed_;
       }
     });
   }
@@ -87,6 +90,8 @@ class ScriptedServer {
 
   int port() const { return port_; }
   int accepted() const { return accepted_; }
+  // Connections this side has closed (on loopback the client's socket has the FIN then).
+  int closed() const { return closed_; }
   std::vector<std::string> requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
@@ -97,6 +102,7 @@ class ScriptedServer {
   int listener_ = -1;
   int port_ = 0;
   std::atomic<int> accepted_{0};
+  std::atomic<int> closed_{0};
   std::mutex mu_;
   std::vector<std::string> requests_;
   std::thread thread_;
@@ -148,6 +154,52 @@ TEST(HttpConnectionTest, CloseMakesTheNextGetOpenAnotherConnection) {
   connection.Close();
   ASSERT_TRUE(connection.Get("/b", {}).ok());
   EXPECT_EQ(connection.connections_opened(), 2);
+}
+
+TEST(HttpConnectionTest, OpenMakesTheConnectionTheNextGetUses) {
+  ScriptedServer server(AnswerAll(kPong));
+  HttpConnection connection("127.0.0.1", server.port());
+  ASSERT_TRUE(connection.Open(std::chrono::milliseconds(250)).ok());
+  EXPECT_EQ(connection.connections_opened(), 1);
+  ASSERT_TRUE(connection.Get("/ping", {}).ok());
+  EXPECT_EQ(connection.connections_opened(), 1);
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(HttpConnectionTest, OpenKeepsAConnectionThatIsStillUsable) {
+  ScriptedServer server(AnswerAll(kPong));
+  HttpConnection connection("127.0.0.1", server.port());
+  ASSERT_TRUE(connection.Get("/a", {}).ok());
+  ASSERT_TRUE(connection.Open(std::chrono::milliseconds(250)).ok());
+  ASSERT_TRUE(connection.Get("/b", {}).ok());
+  EXPECT_EQ(connection.connections_opened(), 1);
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST(HttpConnectionTest, OpenReplacesAConnectionThePeerClosed) {
+  ScriptedServer server([](ScriptedServer& self, int fd) {
+    if (!self.Next(fd).empty()) Write(fd, kPong);
+  });
+  HttpConnection connection("127.0.0.1", server.port());
+  ASSERT_TRUE(connection.Get("/a", {}).ok());
+  ASSERT_TRUE(testing::WaitUntil([&] { return server.closed() == 1; }, absl::Seconds(5)));
+  ASSERT_TRUE(connection.Open(std::chrono::milliseconds(250)).ok());
+  EXPECT_EQ(connection.connections_opened(), 2);
+  ASSERT_TRUE(connection.Get("/b", {}).ok());
+  EXPECT_EQ(connection.connections_opened(), 2);
+}
+
+TEST(HttpConnectionTest, OpenWithNobodyListeningFailsAndTheNextGetTriesAgain) {
+  int port = 0;
+  {
+    ScriptedServer gone(AnswerAll(kPong));
+    port = gone.port();
+  }
+  HttpConnection connection("127.0.0.1", port);
+  EXPECT_TRUE(absl::IsUnavailable(connection.Open(std::chrono::milliseconds(250))));
+  const absl::StatusOr<HttpReply> reply = connection.Get("/ping", {});
+  EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
+  EXPECT_EQ(connection.connections_opened(), 0);
 }
 
 TEST(HttpConnectionTest, AConnectionThePeerClosedIsReplacedBeforeTheNextGet) {
