@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "server/thread_name.h"
+
 namespace pong {
 
 ElasticPool::ElasticPool(Options options) : options_(options) {}
@@ -45,6 +47,7 @@ ElasticPool::Stats ElasticPool::stats() const {
 }
 
 void ElasticPool::Work() {
+  NameThisThread(options_.thread_name);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     if (!queue_.empty()) {

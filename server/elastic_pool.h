@@ -25,6 +25,7 @@ class ElasticPool {
     size_t max_threads = 256;
     size_t keep_threads = 2;
     std::chrono::milliseconds idle_timeout{5000};
+    const char* thread_name = "pong-pool";  // what top -H shows (15 characters)
   };
   struct Stats {
     size_t threads = 0;  // alive

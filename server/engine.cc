@@ -6,6 +6,7 @@
 
 #include "server/core/send_lead.h"
 #include "server/random_id.h"
+#include "server/thread_name.h"
 
 namespace pong {
 namespace {
@@ -160,6 +161,7 @@ void GameEngine::WakeTimers() {
 }
 
 void GameEngine::CommandLoop() {
+  NameThisThread("pong-commands");
   TightenTimerSlack();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -183,6 +185,7 @@ void GameEngine::CommandLoop() {
 }
 
 void GameEngine::BallLoop() {
+  NameThisThread("pong-ball");
   TightenTimerSlack();
   bool link_open = false;  // whether the peer link may hold a connection
   // How late this thread gets from a deadline it slept toward to sending, learnt as it

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/thread_name.h"
 
 namespace pong {
 namespace {
@@ -139,6 +140,7 @@ void EventLog::TakeSummariesLocked(LogRateLimiter::Time now) {
 }
 
 void EventLog::Run() {
+  NameThisThread("pong-log");
   std::vector<Line> batch;
   std::string out;
   std::unique_lock<std::mutex> lock(mu_);

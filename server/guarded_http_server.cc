@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "server/addresses.h"
 #include "server/request_head.h"
+#include "server/thread_name.h"
 
 namespace pong {
 
@@ -236,10 +237,17 @@ class Connection {
   std::optional<absl::Time> arrival_;          // of the request being read
 };
 
+ElasticPool::Options WithThreadName(ElasticPool::Options options, const char* name) {
+  options.thread_name = name;
+  return options;
+}
+
 }  // namespace
 
 GuardedHttpServer::GuardedHttpServer(Limits limits, Handler handler)
-    : limits_(limits), handler_(std::move(handler)), pool_(limits.pool) {}
+    : limits_(limits),
+      handler_(std::move(handler)),
+      pool_(WithThreadName(limits.pool, "pong-http")) {}
 
 GuardedHttpServer::~GuardedHttpServer() { Stop(); }
 
@@ -277,6 +285,7 @@ void GuardedHttpServer::Start() {
 }
 
 void GuardedHttpServer::Accept() {
+  NameThisThread("pong-accept");
   while (!stopping_) {
     const int sock = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     if (sock < 0) {

@@ -1,9 +1,11 @@
 #include "server/elastic_pool.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <future>
+#include <string>
 #include <vector>
 
 #include "tests/support/wait.h"
@@ -38,6 +40,17 @@ class Gate {
 TEST(ElasticPoolTest, StartsNoThreadUntilATaskComes) {
   ElasticPool pool({.max_threads = 8, .keep_threads = 2, .idle_timeout = std::chrono::seconds(5)});
   EXPECT_EQ(pool.stats().threads, 0u);
+}
+
+TEST(ElasticPoolTest, ItsThreadsCarryTheGivenName) {
+  ElasticPool pool({.max_threads = 2, .thread_name = "pong-test-pool"});
+  std::promise<std::string> name;
+  pool.Enqueue([&] {
+    char buffer[16] = {};
+    pthread_getname_np(pthread_self(), buffer, sizeof(buffer));
+    name.set_value(buffer);
+  });
+  EXPECT_EQ(name.get_future().get(), "pong-test-pool");
 }
 
 TEST(ElasticPoolTest, EachBlockedTaskGetsAThreadOfItsOwnUpToTheCap) {

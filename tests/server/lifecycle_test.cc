@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <string>
@@ -39,6 +40,35 @@ void ShutDownListener(int port) {
       shutdown(fd, SHUT_RDWR);
     }
   }
+}
+
+// The names of this process's threads (/proc/self/task/*/comm).
+std::vector<std::string> ThreadNames() {
+  std::vector<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.push_back(name);
+  }
+  return names;
+}
+
+// top -H, ps -L and perf show which of pong's threads is which.
+TEST(LifecycleTest, PongsOwnThreadsAreNamed) {
+  RealClock clock;
+  ServerOptions options;
+  options.name = "names";
+  options.http_port = 0;
+  options.grpc_port = 0;
+  options.log_file = "/dev/null";
+  absl::StatusOr<std::unique_ptr<PongServer>> server =
+      PongServer::Start(options, clock, std::make_unique<FakePeerLink>(clock));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::vector<std::string> names = ThreadNames();
+  for (const char* name : {"pong-ball", "pong-commands", "pong-log", "pong-accept"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  (*server)->Shutdown();
 }
 
 // A launcher or a test may stop an instance the moment it started: the HTTP plane's
