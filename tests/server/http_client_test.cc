@@ -115,6 +115,12 @@ std::function<void(ScriptedServer&, int)> AnswerAll(std::string answer) {
   };
 }
 
+// A port a server listened on a moment ago, and nothing does now.
+int PortNobodyListensOn() {
+  ScriptedServer gone(AnswerAll(kPong));
+  return gone.port();
+}
+
 HttpConnection::Timeouts ReplyWithin(std::chrono::milliseconds reply) {
   HttpConnection::Timeouts timeouts;
   timeouts.reply = reply;
@@ -190,12 +196,7 @@ TEST(HttpConnectionTest, OpenReplacesAConnectionThePeerClosed) {
 }
 
 TEST(HttpConnectionTest, OpenWithNobodyListeningFailsAndTheNextGetTriesAgain) {
-  int port = 0;
-  {
-    ScriptedServer gone(AnswerAll(kPong));
-    port = gone.port();
-  }
-  HttpConnection connection("127.0.0.1", port);
+  HttpConnection connection("127.0.0.1", PortNobodyListensOn());
   EXPECT_TRUE(absl::IsUnavailable(connection.Open(std::chrono::milliseconds(250))));
   const absl::StatusOr<HttpReply> reply = connection.Get("/ping", {});
   EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
@@ -335,12 +336,7 @@ TEST(HttpConnectionTest, BytesAfterTheAnswerMakeItTheLastOnItsConnection) {
 }
 
 TEST(HttpConnectionTest, NobodyListeningFailsAtOnce) {
-  int port = 0;
-  {
-    ScriptedServer gone(AnswerAll(kPong));
-    port = gone.port();
-  }
-  HttpConnection connection("127.0.0.1", port);
+  HttpConnection connection("127.0.0.1", PortNobodyListensOn());
   const absl::StatusOr<HttpReply> reply = connection.Get("/ping", {});
   EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
   EXPECT_NE(reply.status().message().find("connect to 127.0.0.1:"), std::string::npos)

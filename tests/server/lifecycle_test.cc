@@ -14,11 +14,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server/core/clock.h"
 #include "server/pong_server.h"
 #include "tests/support/fake_peer_link.h"
+#include "tests/support/wait.h"
 
 namespace pong::testing {
 namespace {
@@ -53,20 +55,31 @@ std::vector<std::string> ThreadNames() {
   return names;
 }
 
-// top -H, ps -L and perf show which of pong's threads is which.
-TEST(LifecycleTest, PongsOwnThreadsAreNamed) {
-  RealClock clock;
+// An in-process instance on free ports that logs nowhere.
+ServerOptions InProcessOptions(std::string name) {
   ServerOptions options;
-  options.name = "names";
+  options.name = std::move(name);
   options.http_port = 0;
   options.grpc_port = 0;
   options.log_file = "/dev/null";
+  return options;
+}
+
+// top -H, ps -L and perf show which of pong's threads is which.
+TEST(LifecycleTest, PongsOwnThreadsAreNamed) {
+  RealClock clock;
   absl::StatusOr<std::unique_ptr<PongServer>> server =
-      PongServer::Start(options, clock, std::make_unique<FakePeerLink>(clock));
+      PongServer::Start(InProcessOptions("names"), clock, std::make_unique<FakePeerLink>(clock));
   ASSERT_TRUE(server.ok()) << server.status();
-  const std::vector<std::string> names = ThreadNames();
+  // Each thread names itself as it starts, which may be a moment after Start returned.
   for (const char* name : {"pong-ball", "pong-commands", "pong-log", "pong-accept"}) {
-    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          const std::vector<std::string> names = ThreadNames();
+          return std::find(names.begin(), names.end(), name) != names.end();
+        },
+        absl::Seconds(5)))
+        << name;
   }
   (*server)->Shutdown();
 }
@@ -75,11 +88,7 @@ TEST(LifecycleTest, PongsOwnThreadsAreNamed) {
 // thread may not have entered listen() yet, and httplib's stop() does nothing then.
 TEST(LifecycleTest, ShutdownRightAfterStartIsPrompt) {
   RealClock clock;
-  ServerOptions options;
-  options.name = "lifecycle";
-  options.http_port = 0;
-  options.grpc_port = 0;
-  options.log_file = "/dev/null";
+  const ServerOptions options = InProcessOptions("lifecycle");
   // Busy threads on every core make the new listen thread wait for one.
   std::atomic<bool> done{false};
   std::vector<std::thread> load;
