@@ -207,8 +207,10 @@ void GameEngine::BallLoop() {
       if (!link_open && deadline && *deadline - now <= kWakeEarly &&
           game_.state() == GameState::kRunning && game_.ball() == Ball::kHeld) {
         // A ping that would open a connection opens it now, in the last short sleep
-        // before it is due, so that the handshake is not on its time.
+        // before it is due, so that the handshake is not on its time. (A handshake that
+        // outlasts the sleep says nothing about wake-ups: no longer slept toward it.)
         link_open = true;
+        slept_toward = MonoTime::max();
         lock.unlock();
         peer_.Prepare(kPrepareTimeout);
         lock.lock();

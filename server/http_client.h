@@ -29,7 +29,7 @@ struct HttpReply {
 // on a new one, at once: the peer may then see the request twice, which the game's
 // requests allow (a ping of a seq it already has, an ask it already answered).
 //
-// Get and Close are called by one thread at a time; Interrupt by any.
+// Get, Open and Close are called by one thread at a time; Interrupt by any.
 class HttpConnection {
  public:
   struct Timeouts {
