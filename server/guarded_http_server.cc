@@ -237,17 +237,10 @@ class Connection {
   std::optional<absl::Time> arrival_;          // of the request being read
 };
 
-ElasticPool::Options WithThreadName(ElasticPool::Options options, const char* name) {
-  options.thread_name = name;
-  return options;
-}
-
 }  // namespace
 
 GuardedHttpServer::GuardedHttpServer(Limits limits, Handler handler)
-    : limits_(limits),
-      handler_(std::move(handler)),
-      pool_(WithThreadName(limits.pool, "pong-http")) {}
+    : limits_(limits), handler_(std::move(handler)), pool_(limits.pool) {}
 
 GuardedHttpServer::~GuardedHttpServer() { Stop(); }
 

@@ -73,7 +73,7 @@ class GuardedHttpServer {
     // An idle kept-alive connection is closed after this; the peer link reconnects.
     std::chrono::milliseconds keep_alive_timeout{1000};
     std::chrono::milliseconds write_timeout{5000};
-    ElasticPool::Options pool;
+    ElasticPool::Options pool{.thread_name = "pong-http"};
     int listen_backlog = 512;  // a burst of connects must not see SYNs dropped
   };
   // Called on a pool thread per request, by many threads at once.

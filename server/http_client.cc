@@ -95,7 +95,7 @@ absl::StatusOr<HttpReply> HttpConnection::Get(absl::string_view target, const Ti
   request_.clear();
   absl::StrAppend(&request_, "GET ", target, " HTTP/1.1\r\nHost: ", host_, ":", port_,
                   "\r\nUser-Agent: pong\r\n\r\n");
-  interrupts_at_get_ = interrupts_.load();
+  interrupts_at_start_ = interrupts_.load();
   bool reused = false;
   absl::StatusOr<HttpReply> reply = Exchange(timeouts, reused);
   // A kept connection the peer had closed: the request never reached it, or it did and
@@ -108,7 +108,7 @@ absl::StatusOr<HttpReply> HttpConnection::Get(absl::string_view target, const Ti
 }
 
 absl::Status HttpConnection::Open(std::chrono::milliseconds connect_timeout) {
-  interrupts_at_get_ = interrupts_.load();
+  interrupts_at_start_ = interrupts_.load();
   bool reused = false;
   absl::Status opened = KeptOrNewConnection(connect_timeout, reused);
   if (!opened.ok() && Interrupted()) return absl::CancelledError("interrupted");

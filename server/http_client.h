@@ -80,8 +80,8 @@ class HttpConnection {
   std::mutex fd_mu_;     // fd_ against Interrupt
   int fd_ = -1;
   std::atomic<uint64_t> interrupts_{0};
-  uint64_t interrupts_at_get_ = 0;  // interrupts_ when the Get (or Open) in progress began
-  bool Interrupted() const { return interrupts_.load() != interrupts_at_get_; }
+  uint64_t interrupts_at_start_ = 0;  // interrupts_ when the Get or Open in progress began
+  bool Interrupted() const { return interrupts_.load() != interrupts_at_start_; }
   bool close_after_reply_ = false;
   std::chrono::microseconds receive_timeout_{-1};  // as set on fd_
   int connections_opened_ = 0;
