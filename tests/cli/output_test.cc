@@ -89,7 +89,7 @@ TEST(OutputTest, CommandJsonIsOneParsableObject) {
   EXPECT_EQ(Field(json, "game_id").string_value(), "0123456789abcdef0123456789abcdef");
   EXPECT_THAT(Field(json, "summary").string_value(), HasSubstr("start is in effect on first"));
 
-  const Struct& first = Field(json, "first").struct_value();
+  const Struct first = Field(json, "first").struct_value();
   EXPECT_EQ(Field(first, "address").string_value(), "127.0.0.1:50051");
   EXPECT_EQ(Field(first, "outcome").string_value(), "applied");
   EXPECT_EQ(Field(first, "phase").string_value(), "APPLIED");
@@ -100,7 +100,7 @@ TEST(OutputTest, CommandJsonIsOneParsableObject) {
   EXPECT_EQ(Field(Field(first, "status").struct_value(), "state").string_value(),
             "GAME_STATE_RUNNING");
 
-  const Struct& second = Field(json, "second").struct_value();
+  const Struct second = Field(json, "second").struct_value();
   EXPECT_EQ(Field(second, "outcome").string_value(), "rejected");
   EXPECT_TRUE(Field(second, "phase").has_null_value());
   EXPECT_TRUE(Field(second, "state").has_null_value());
@@ -126,14 +126,14 @@ TEST(OutputTest, StatusJsonHasBothGameStatusesAndErrors) {
   const Rendered rendered = RenderStatus(report, /*json=*/true);
   const Struct json = ParseJson(rendered.out);
   EXPECT_EQ(Field(json, "exit_code").number_value(), 1);
-  const Struct& first = Field(json, "first").struct_value();
+  const Struct first = Field(json, "first").struct_value();
   EXPECT_TRUE(Field(first, "error").has_null_value());
-  const Struct& status = Field(first, "status").struct_value();
+  const Struct status = Field(first, "status").struct_value();
   EXPECT_EQ(Field(status, "name").string_value(), "first");
   EXPECT_EQ(Field(status, "pings_sent").string_value(), "6");  // uint64 is a string in JSON
   EXPECT_EQ(Field(status, "ball_due_at").string_value(), "2025-06-15T15:06:40.607Z");
   EXPECT_EQ(Field(status, "duplicate_pings").string_value(), "0") << "zeros are printed too";
-  const Struct& second = Field(json, "second").struct_value();
+  const Struct second = Field(json, "second").struct_value();
   EXPECT_TRUE(Field(second, "status").has_null_value());
   EXPECT_EQ(Field(Field(second, "error").struct_value(), "code").string_value(), "UNAVAILABLE");
 }

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "tests/server/service_test_util.h"
 
 namespace pong::testing {
