@@ -14,7 +14,7 @@ ElasticPool::~ElasticPool() { Shutdown(); }
 void ElasticPool::Enqueue(std::function<void()> task) {
   JoinEnded();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(task));
       // Each idle thread takes one task; only tasks beyond those need a new thread.
@@ -33,36 +33,39 @@ void ElasticPool::Enqueue(std::function<void()> task) {
 
 void ElasticPool::Shutdown() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     work_cv_.notify_all();
-    ended_cv_.wait(lock, [this] { return threads_.empty(); });
+    while (!threads_.empty()) lock.Wait(ended_cv_);
   }
   JoinEnded();
 }
 
 ElasticPool::Stats ElasticPool::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return Stats{threads_.size(), idle_, queue_.size(), peak_};
 }
 
 void ElasticPool::Work() {
   NameThisThread(options_.thread_name);
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     if (!queue_.empty()) {
       std::function<void()> task = std::move(queue_.front());
       queue_.pop_front();
-      lock.unlock();
+      lock.Unlock();
       task();
       task = nullptr;  // whatever it holds goes before the lock is taken again
-      lock.lock();
+      lock.Lock();
       continue;
     }
     if (stopping_) break;
     ++idle_;
-    const bool woken = work_cv_.wait_for(lock, options_.idle_timeout,
-                                         [this] { return !queue_.empty() || stopping_; });
+    const auto give_up = std::chrono::steady_clock::now() + options_.idle_timeout;
+    while (queue_.empty() && !stopping_ &&
+           lock.WaitUntil(work_cv_, give_up) == std::cv_status::no_timeout) {
+    }
+    const bool woken = !queue_.empty() || stopping_;
     --idle_;
     if (!woken && threads_.size() > options_.keep_threads) break;
   }
@@ -76,7 +79,7 @@ void ElasticPool::Work() {
 void ElasticPool::JoinEnded() {
   std::vector<std::thread> ended;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ended.swap(ended_);
   }
   for (std::thread& thread : ended) thread.join();

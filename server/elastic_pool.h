@@ -7,11 +7,11 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "server/mutex.h"
 
 namespace pong {
 
@@ -52,7 +52,7 @@ class ElasticPool {
   void JoinEnded() ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options options_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable work_cv_;   // a task is queued, or shutdown
   std::condition_variable ended_cv_;  // a thread has ended
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);

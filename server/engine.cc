@@ -40,14 +40,14 @@ constexpr std::chrono::milliseconds kPrepareTimeout{1};
 // Waits for `cv` until `deadline`, or without end when there is none. A deadline more than
 // kWakeEarly after `now` is waited for only until kWakeEarly before it: the caller, which
 // looks at its deadline again after every wake, then waits for the rest.
-void WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-             const std::optional<MonoTime>& deadline, MonoTime now) {
+void WaitFor(std::condition_variable& cv, MutexLock& lock, const std::optional<MonoTime>& deadline,
+             MonoTime now) {
   if (!deadline) {
-    cv.wait(lock);
+    lock.Wait(cv);
   } else if (*deadline - now > kWakeEarly) {
-    cv.wait_until(lock, *deadline - kWakeEarly);
+    lock.WaitUntil(cv, *deadline - kWakeEarly);
   } else {
-    cv.wait_until(lock, *deadline);
+    lock.WaitUntil(cv, *deadline);
   }
 }
 
@@ -57,7 +57,9 @@ GameEngine::GameEngine(const Clock& clock, PeerLink& peer, EventLog& log)
     : clock_(clock),
       peer_(peer),
       log_(log),
-      game_(NewRandomId, [this](const GameEvent& event) { OnEvent(event); }),
+      // The Game calls its sink only from its own methods, all called under mu_.
+      game_(NewRandomId,
+            [this](const GameEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { OnEvent(event); }),
       jitter_(std::random_device{}()),
       command_thread_([this] { CommandLoop(); }),
       ball_thread_([this] { BallLoop(); }) {}
@@ -66,7 +68,7 @@ GameEngine::~GameEngine() { Stop(); }
 
 void GameEngine::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     WakeTimers();
     asked_cv_.notify_all();  // a Cancel waiting for an ask's answer
@@ -81,7 +83,7 @@ void GameEngine::Stop() {
 absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {
   absl::StatusOr<CommandOutcome> outcome;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     outcome = game_.Submit(command, clock_.Read());
     WakeTimers();
   }
@@ -91,14 +93,14 @@ absl::StatusOr<CommandOutcome> GameEngine::Submit(const Command& command) {
 absl::StatusOr<CommandOutcome> GameEngine::Cancel(absl::string_view command_id) {
   absl::StatusOr<CommandOutcome> outcome;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     outcome = game_.Cancel(command_id, clock_.Read());
     // UNAVAILABLE: the command is paired and its ask is on its way; the answer decides
     // whether it can still be cancelled, and comes within the ask's wait.
     const MonoTime give_up = clock_.Now() + kConfirmMaxWait + std::chrono::milliseconds(100);
     while (outcome.status().code() == absl::StatusCode::kUnavailable && !stopping_ &&
            clock_.Now() < give_up) {
-      asked_cv_.wait_until(lock, give_up);
+      lock.WaitUntil(asked_cv_, give_up);
       outcome = game_.Cancel(command_id, clock_.Read());
     }
     WakeTimers();  // a cancelled command leaves its timer without a deadline
@@ -119,7 +121,7 @@ PingVerdict GameEngine::OnPing(const GamePing& ping, std::optional<absl::Duratio
   PingVerdict verdict;
   bool state_changed = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const GameState before = game_.state();
     ping_arrived_at_ = arrived_wall;  // the "ping received" line's time
     verdict = game_.OnPing(ping, received, arrived);
@@ -133,7 +135,7 @@ PingVerdict GameEngine::OnPing(const GamePing& ping, std::optional<absl::Duratio
 ConfirmReply GameEngine::OnConfirmAsk(const ConfirmAsk& ask) {
   ConfirmReply reply;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     reply = game_.OnConfirmAsk(ask, clock_.Read());
     // Confirmed, the command's next deadline is effective_at, not its next ask.
     WakeTimers();
@@ -144,7 +146,7 @@ ConfirmReply GameEngine::OnConfirmAsk(const ConfirmAsk& ask) {
 GameSnapshot GameEngine::Snapshot() {
   GameSnapshot snapshot;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const Instant now = clock_.Read();
     game_.Advance(now);  // a command whose time has come shows as applied, timer or not
     snapshot = game_.Snapshot(now);
@@ -163,12 +165,12 @@ void GameEngine::WakeTimers() {
 void GameEngine::CommandLoop() {
   NameThisThread("pong-commands");
   TightenTimerSlack();
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     if (std::optional<ConfirmAsk> ask = game_.TakeConfirmToSend(clock_.Read())) {
-      lock.unlock();
+      lock.Unlock();
       const ConfirmReply reply = peer_.Confirm(*ask);
-      lock.lock();
+      lock.Lock();
       game_.OnConfirmResult(*ask, reply, clock_.Read());
       asked_cv_.notify_all();  // a Cancel waiting for this answer
       continue;
@@ -192,16 +194,16 @@ void GameEngine::BallLoop() {
   // goes; the game hands the ball out that much early, so that pings leave on time.
   SendLeadEstimator send_lead;
   MonoTime slept_toward = MonoTime::max();  // the deadline of the last wait; max: none
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     const std::optional<MonoTime> deadline = game_.NextPingDeadline();
     const MonoTime now = clock_.Now();
     if (!deadline || now < *deadline) {
       if (link_open && game_.state() != GameState::kRunning) {
         link_open = false;
-        lock.unlock();
+        lock.Unlock();
         peer_.Close();
-        lock.lock();
+        lock.Lock();
         continue;
       }
       if (!link_open && deadline && *deadline - now <= kWakeEarly &&
@@ -211,9 +213,9 @@ void GameEngine::BallLoop() {
         // outlasts the sleep says nothing about wake-ups: no longer slept toward it.)
         link_open = true;
         slept_toward = MonoTime::max();
-        lock.unlock();
+        lock.Unlock();
         peer_.Prepare(kPrepareTimeout);
-        lock.lock();
+        lock.Lock();
         continue;
       }
       slept_toward = deadline.value_or(MonoTime::max());
@@ -227,12 +229,12 @@ void GameEngine::BallLoop() {
     game_.Advance(clock_.Read());
     std::optional<OutboundPing> ping = game_.TakePingToSend(clock_.Read());
     if (!ping) continue;
-    lock.unlock();
+    lock.Unlock();
     if (woke_for_it) send_lead.Observe(clock_.Now() - *deadline);
     const SendResult result = peer_.Send(ping->ping);
     link_open = ping->ping.pong_time_ms < kCloseLinkFromPongTimeMs;
     if (!link_open) peer_.Close();
-    lock.lock();
+    lock.Lock();
     const double jitter01 = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
     game_.OnSendResult(*ping, result, clock_.Read(), jitter01);
     game_.SetSendLead(send_lead.Lead());

@@ -2,7 +2,6 @@
 #define PONG_SERVER_ENGINE_H_
 
 #include <condition_variable>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -10,6 +9,7 @@
 #include "server/core/clock.h"
 #include "server/core/game.h"
 #include "server/event_log.h"
+#include "server/mutex.h"
 #include "server/peer_link.h"
 
 namespace pong {
@@ -59,10 +59,10 @@ class GameEngine {
   PeerLink& peer_;
   EventLog& log_;
 
-  // std:: rather than absl::Mutex/CondVar: abseil 20220623 waits on the realtime clock,
-  // and a step of the system time must not move a deadline. (The annotations document
-  // the locking; GCC does not check them.)
-  std::mutex mu_;
+  // pong::Mutex (std::mutex underneath) rather than absl::Mutex/CondVar: abseil 20220623
+  // waits on the realtime clock, and a step of the system time must not move a deadline.
+  // clang checks the annotations (-Wthread-safety); GCC does not.
+  Mutex mu_;
   std::condition_variable command_cv_;  // the next command deadline may have changed
   std::condition_variable ball_cv_;     // the next ball deadline may have changed
   std::condition_variable asked_cv_;    // an ask to the peer was answered

@@ -65,7 +65,7 @@ EventLog::EventLog(std::FILE* file, bool owned, std::string name, bool micros, s
 
 EventLog::~EventLog() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   DoKick(Kick::kWakeNow);
@@ -78,7 +78,7 @@ EventLog::~EventLog() {
 void EventLog::Write(absl::Time at, std::string text) {
   Kick kick;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     kick = EnqueueLocked(Line{at, std::move(text)});
   }
   DoKick(kick);
@@ -87,7 +87,7 @@ void EventLog::Write(absl::Time at, std::string text) {
 void EventLog::WriteLimited(absl::string_view key, absl::Time at, std::string text) {
   Kick kick;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const LogRateLimiter::Time now = std::chrono::steady_clock::now();
     TakeSummariesLocked(now);
     if (!limiter_.Admit(key, now)) return;  // the writer reports it when its window closes
@@ -143,7 +143,7 @@ void EventLog::Run() {
   NameThisThread("pong-log");
   std::vector<Line> batch;
   std::string out;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     // The writer sleeps until a Write's timer or wake-up, or the end of a window of
     // suppressed lines; nothing else wakes it (no polling).
@@ -155,13 +155,13 @@ void EventLog::Run() {
             *summary_due - std::chrono::steady_clock::now());
         timeout_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
       }
-      lock.unlock();
+      lock.Unlock();
       pollfd fds[2] = {{timer_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       const int ready = poll(fds, 2, timeout_ms);
       const bool timer_fired = ready > 0 && (fds[0].revents & POLLIN) != 0;
       if (timer_fired) Drain(timer_fd_);
       if (ready > 0 && (fds[1].revents & POLLIN) != 0) Drain(wake_fd_);
-      lock.lock();
+      lock.Lock();
       if (timer_fired) timer_armed_ = false;
       TakeSummariesLocked(std::chrono::steady_clock::now());
     }
@@ -171,7 +171,7 @@ void EventLog::Run() {
     batch.swap(pending_);
     const uint64_t dropped = std::exchange(dropped_, 0);
     woken_ = false;
-    lock.unlock();
+    lock.Unlock();
     out.clear();
     for (const Line& line : batch) {
       absl::StrAppend(&out, absl::FormatTime(time_format_, line.at, absl::UTCTimeZone()), " ",
@@ -186,7 +186,7 @@ void EventLog::Run() {
     std::fwrite(out.data(), 1, out.size(), file_);
     std::fflush(file_);
     batch.clear();
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/log_rate_limiter.h"
+#include "server/mutex.h"
 
 namespace pong {
 
@@ -72,7 +72,7 @@ class EventLog {
   const size_t max_pending_;
   const int timer_fd_;  // timerfd: the delayed flush
   const int wake_fd_;   // eventfd: flush now (kWakeLines waiting, or stopping)
-  std::mutex mu_;
+  Mutex mu_;
   std::vector<Line> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool timer_armed_ ABSL_GUARDED_BY(mu_) = false;  // a flush is coming for what is pending

@@ -299,13 +299,13 @@ void GuardedHttpServer::Accept() {
 void GuardedHttpServer::Serve(int sock) {
   bool serve;
   {
-    std::lock_guard<std::mutex> lock(connections_mu_);
+    MutexLock lock(connections_mu_);
     serve = !stopping_;
     if (serve) connections_.insert(sock);
   }
   if (serve) Connection(sock, limits_, stopping_).Run(handler_);
   {
-    std::lock_guard<std::mutex> lock(connections_mu_);
+    MutexLock lock(connections_mu_);
     connections_.erase(sock);
   }
   ::shutdown(sock, SHUT_RDWR);
@@ -313,9 +313,9 @@ void GuardedHttpServer::Serve(int sock) {
 }
 
 void GuardedHttpServer::Stop() {
-  std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  MutexLock stop_lock(stop_mu_);
   {
-    std::lock_guard<std::mutex> lock(connections_mu_);
+    MutexLock lock(connections_mu_);
     stopping_ = true;
     // Wakes each connection's wait: its next recv sees the end.
     for (const int sock : connections_) ::shutdown(sock, SHUT_RDWR);

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/elastic_pool.h"
+#include "server/mutex.h"
 #include "server/ping_query.h"
 
 namespace pong {
@@ -100,8 +100,8 @@ class GuardedHttpServer {
   const Handler handler_;
   int listener_ = -1;
   std::atomic<bool> stopping_{false};
-  std::mutex stop_mu_;  // Stop against Stop
-  std::mutex connections_mu_;
+  Mutex stop_mu_;  // Stop against Stop
+  Mutex connections_mu_;
   std::set<int> connections_ ABSL_GUARDED_BY(connections_mu_);  // being served
   std::thread acceptor_;
   ElasticPool pool_;

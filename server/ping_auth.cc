@@ -76,13 +76,13 @@ PingGuard::PingGuard(std::unique_ptr<PingMac> mac, EventLog& log)
     : mac_(std::move(mac)), log_(log) {}
 
 bool PingGuard::Admit(const GamePing& ping, std::optional<absl::string_view> mac) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (mac && mac_->Verify(ping, *mac)) return true;
   return Refuse("game ping");
 }
 
 bool PingGuard::Admit(const ConfirmAsk& ask, std::optional<absl::string_view> mac) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (mac && mac_->Verify(ConfirmMacMessage(ask), *mac)) return true;
   return Refuse("confirm");
 }

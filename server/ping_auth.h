@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
@@ -15,6 +14,7 @@
 #include "server/core/game.h"
 #include "server/core/ping.h"
 #include "server/event_log.h"
+#include "server/mutex.h"
 
 // OpenSSL's types, kept out of every includer.
 struct evp_mac_st;
@@ -78,7 +78,7 @@ class PingGuard {
   // Counts and logs a refusal of `what`; false.
   bool Refuse(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::mutex mu_;
+  Mutex mu_;
   const std::unique_ptr<PingMac> mac_ ABSL_PT_GUARDED_BY(mu_);
   EventLog& log_;
   std::atomic<uint64_t> refused_{0};

@@ -123,8 +123,12 @@ TEST_P(RandomLostRepliesTest, OneBallContiguousSeqsAndAnUnchangedRhythm) {
   FakeClock clock;
   std::mt19937 rng(seed);
   bool losing = true;
+  // loss by value: clang before 16 cannot capture a structured binding.
   LossyTable table(
-      &clock, [&](const OutboundPing&) { return losing && std::bernoulli_distribution(loss)(rng); },
+      &clock,
+      [&, loss = loss](const OutboundPing&) {
+        return losing && std::bernoulli_distribution(loss)(rng);
+      },
       seed + 1);
   constexpr int64_t kPongMs = 100;
   table.Start(kPongMs);

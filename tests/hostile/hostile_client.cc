@@ -127,7 +127,10 @@ int Slowloris(int port, int connections, int seconds) {
       }
       // Closed by the server: count its answer, if it gave one, and connect again.
       int status = 0;
-      if (s.answer.rfind("HTTP/1.1 ", 0) == 0) absl::SimpleAtoi(s.answer.substr(9, 3), &status);
+      if (s.answer.rfind("HTTP/1.1 ", 0) == 0 &&
+          !absl::SimpleAtoi(s.answer.substr(9, 3), &status)) {
+        status = 0;  // no number where the status belongs: no answer
+      }
       if (status != 0) {
         counts.by_class[status / 100 < 6 ? status / 100 : 0]++;
       } else {

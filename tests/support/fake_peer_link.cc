@@ -10,7 +10,7 @@ FakePeerLink::FakePeerLink(const Clock& clock) : clock_(clock), default_result_(
 
 SendResult FakePeerLink::Send(const GamePing& ping) {
   const Instant now = clock_.Read();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   sent_.push_back(Sent{ping, now.mono, now.wall});
   if (queued_.empty()) return default_result_;
   SendResult result = std::move(queued_.front());
@@ -19,54 +19,54 @@ SendResult FakePeerLink::Send(const GamePing& ping) {
 }
 
 ConfirmReply FakePeerLink::Confirm(const ConfirmAsk& ask) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   asks_.push_back(ask);
   return confirm_reply_;
 }
 
 void FakePeerLink::SetConfirmReply(ConfirmReply reply) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   confirm_reply_ = std::move(reply);
 }
 
 std::vector<ConfirmAsk> FakePeerLink::asks() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return asks_;
 }
 
 void FakePeerLink::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++close_count_;
   sent_at_last_close_ = sent_.size();
 }
 
 size_t FakePeerLink::close_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return close_count_;
 }
 
 size_t FakePeerLink::sent_at_last_close() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return sent_at_last_close_;
 }
 
 void FakePeerLink::SetDefaultResult(SendResult result) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   default_result_ = std::move(result);
 }
 
 void FakePeerLink::QueueResults(std::vector<SendResult> results) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (SendResult& result : results) queued_.push_back(std::move(result));
 }
 
 std::vector<FakePeerLink::Sent> FakePeerLink::sent() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return sent_;
 }
 
 size_t FakePeerLink::sent_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return sent_.size();
 }
 

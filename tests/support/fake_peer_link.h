@@ -2,12 +2,12 @@
 #define PONG_TESTS_SUPPORT_FAKE_PEER_LINK_H_
 
 #include <deque>
-#include <mutex>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "server/core/clock.h"
+#include "server/mutex.h"
 #include "server/peer_link.h"
 
 namespace pong::testing {
@@ -54,7 +54,7 @@ class FakePeerLink final : public PeerLink {
 
  private:
   const Clock& clock_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<Sent> sent_ ABSL_GUARDED_BY(mu_);
   std::deque<SendResult> queued_ ABSL_GUARDED_BY(mu_);
   SendResult default_result_ ABSL_GUARDED_BY(mu_);
