@@ -158,6 +158,12 @@ bool RefusedOnlyForArrivingLate(const CommandReport& report) {
       case Outcome::kCancelled:  // accepted (maybe with its answer lost), then cancelled
       case Outcome::kNoOp:       // nothing to do there
         break;
+      case Outcome::kNotApplied:
+        // Dropped at effective_at: the instances had not confirmed it with each other by
+        // then, their exchange too slow. Cancelled by someone else is not ours to redo.
+        if (instance.phase != v1::COMMAND_PHASE_DROPPED) return false;
+        late = true;
+        continue;
       default:  // refused for another reason, unreachable, not sent, or maybe in effect
         return false;
     }

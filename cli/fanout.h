@@ -63,15 +63,16 @@ struct InstanceReport {
   std::optional<v1::GameStatus> status;
 };
 
-// A try that was refused only for arriving late, with nothing changed anywhere, and is
-// followed by another with a new command_id and a longer lead.
+// A try that failed only for being late (RefusedOnlyForArrivingLate), with nothing changed
+// anywhere, and is followed by another with a new command_id and a longer lead.
 struct Retry {
   int next_try = 2;        // the try that follows: 2, 3, ...
   int tries = 1;           // at most this many in all
   std::string command_id;  // of the refused try
   absl::Duration lead;     // of the refused try
   absl::Duration next_lead;
-  // Each instance that refused it as late or did not answer in time, and what it said.
+  // Each instance that refused it as late, did not answer in time or dropped it
+  // unconfirmed, and what it said.
   std::vector<std::pair<std::string, absl::Status>> late;
 };
 
@@ -89,11 +90,12 @@ struct CommandReport {
   std::vector<Retry> retries;
 };
 
-// Whether a try was refused only for arriving late (DEADLINE_EXCEEDED: the instance's
-// "arrived after its effective_at", or no answer before the call's deadline) and nothing
-// changed anywhere (exit 1; every other instance cancelled it or had nothing to do). Such
-// a try is worth sending again with a longer lead; any other refusal, an unreachable
-// instance or a partial outcome is not.
+// Whether a try failed only for being late and nothing changed anywhere (exit 1; every
+// other instance cancelled it or had nothing to do). Late: DEADLINE_EXCEEDED (the
+// instance's "arrived after its effective_at", or no answer before the call's deadline),
+// or dropped at effective_at because the instances had not yet confirmed it with each
+// other. Such a try is worth sending again with a longer lead; any other refusal, a cancel
+// by someone else, an unreachable instance or a partial outcome is not.
 bool RefusedOnlyForArrivingLate(const CommandReport& report);
 
 struct InstanceStatus {

@@ -387,7 +387,7 @@ std::string JsonRetries(const std::vector<Retry>& retries) {
 }  // namespace
 
 std::string RenderRetry(v1::CommandKind kind, const Retry& retry) {
-  return absl::StrCat("pong-cli: ", VerbOf(kind), " arrived too late (", LateText(retry),
+  return absl::StrCat("pong-cli: ", VerbOf(kind), " came too late (", LateText(retry),
                       "); nothing changed; trying again with a new command and a ",
                       MillisText(retry.next_lead), " lead (try ", retry.next_try, " of ",
                       retry.tries, ")\n");

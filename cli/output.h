@@ -23,8 +23,8 @@ struct Rendered {
 // label), and nothing on stderr. Both describe the last try.
 Rendered RenderCommand(const CommandReport& report, bool json);
 
-// One line for stderr, said as a retry starts: the try was refused only for arriving late
-// (which instance, what it said), nothing changed, and the next try's lead.
+// One line for stderr, said as a retry starts: the try came too late (which instance, what
+// it said), nothing changed, and the next try's lead.
 std::string RenderRetry(v1::CommandKind kind, const Retry& retry);
 
 // Text: one line per instance on stdout; an instance that did not answer is also named on

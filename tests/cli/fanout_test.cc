@@ -559,7 +559,7 @@ TEST_F(FanoutTest, RefusedAsLateIsTriedAgainWithANewIdAndTwiceTheLead) {
   // Said once, as it happened, in one line.
   ASSERT_THAT(retries_seen_, SizeIs(1));
   EXPECT_EQ(RenderRetry(v1::COMMAND_KIND_STOP, retries_seen_[0]),
-            "pong-cli: stop arrived too late (second DEADLINE_EXCEEDED: arrived 3.000 ms after "
+            "pong-cli: stop came too late (second DEADLINE_EXCEEDED: arrived 3.000 ms after "
             "its effective_at 2025-06-15T15:06:40.107Z; never applied late); nothing changed; "
             "trying again with a new command and a 200 ms lead (try 2 of 4)\n");
 }
@@ -581,6 +581,37 @@ TEST_F(FanoutTest, NoAnswerButReceivedAndCancelledIsTriedAgain) {
   EXPECT_EQ(report.exit_code, kExitOk);
   EXPECT_THAT(report.retries, SizeIs(1));
   EXPECT_EQ(first_.state(), v1::GAME_STATE_IDLE);
+}
+
+// Both accepted, but had not confirmed it with each other by effective_at (their exchange
+// was slow): both dropped it, nothing changed.
+TEST_F(FanoutTest, DroppedUnconfirmedOnBothIsTriedAgain) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_SCHEDULED));
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_DROPPED));
+  }
+  const CommandReport report = Run(v1::COMMAND_KIND_RESUME);
+  EXPECT_EQ(report.exit_code, kExitOk) << RenderCommand(report, false).err;
+  ASSERT_THAT(report.retries, SizeIs(1));
+  EXPECT_THAT(report.retries[0].late, SizeIs(2));
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_THAT(RenderRetry(v1::COMMAND_KIND_RESUME, retries_seen_.at(0)),
+              HasSubstr("resume came too late (first ABORTED: dropped at effective_at"));
+}
+
+// Someone else cancelled it on both before effective_at: their intent, not lateness.
+TEST_F(FanoutTest, CancelledBySomeoneElseIsNotRetried) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_SCHEDULED));
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_CANCELLED));
+  }
+  const CommandReport report = Run(v1::COMMAND_KIND_RESUME);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(report.retries, IsEmpty());
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(2)) << "sent and confirmed once";
 }
 
 TEST_F(FanoutTest, StartKeepsItsGameIdAcrossTries) {
@@ -724,6 +755,13 @@ TEST(RefusedOnlyForArrivingLateTest, NeedsExit1ALateInstanceAndNothingElseWrong)
   CommandReport maybe_applied = report;
   maybe_applied.instances[0].outcome = Outcome::kUnknown;
   EXPECT_FALSE(RefusedOnlyForArrivingLate(maybe_applied));
+
+  CommandReport dropped = report;
+  dropped.instances[0].outcome = Outcome::kNotApplied;
+  dropped.instances[0].phase = v1::COMMAND_PHASE_DROPPED;
+  EXPECT_TRUE(RefusedOnlyForArrivingLate(dropped));
+  dropped.instances[0].phase = v1::COMMAND_PHASE_CANCELLED;  // by someone else
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(dropped));
 
   CommandReport lost_connection = report;
   lost_connection.instances[0].error = absl::UnavailableError("connection reset");
