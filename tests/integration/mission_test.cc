@@ -59,14 +59,15 @@ std::optional<Send> SendOf(const PongPair& pair, uint64_t seq) {
 //
 // Tolerance: the instance hands a ping out up to its send lead (at most 0.5 ms,
 // server/core/send_lead.h) before it is due, and logs "ping sent" then; so 1 ms early. Late:
-// the ball thread's wake-up, tens of microseconds on an idle machine and a few ms when
-// builds load both cores: 10 ms, times the slowdown factor. Every wrong rule this test is
+// the ball thread's wake-up, tens of microseconds on an idle machine, a few ms when builds
+// load both cores and rarely 20-30 ms (a scheduler period or two, seen in SkewTest): 25 ms,
+// times the slowdown factor. Every wrong rule this test is
 // for misses by far more: restarting the whole interval (+ pong_time_ms - time left, at
 // least 20 % of pong_time_ms here), counting from the pause's or the resume's arrival
 // (hundreds of ms), or sending at once (- time left).
 TEST(ResumeTest, TheFirstPingAfterResumeLeavesAtEffectiveAtPlusTimeLeft) {
   const absl::Duration kEarly = absl::Milliseconds(1);
-  const absl::Duration kLate = Scaled(absl::Milliseconds(10));
+  const absl::Duration kLate = Scaled(absl::Milliseconds(25));
   // Long enough that a pause scheduled right after a ping arrives lands mid-interval.
   const int64_t pong_ms = std::max<int64_t>(1000, 4 * TestLeadMs());
   const absl::Duration pong_time = absl::Milliseconds(pong_ms);
@@ -138,17 +139,22 @@ TEST(ResumeTest, TheFirstPingAfterResumeLeavesAtEffectiveAtPlusTimeLeft) {
 // Scheduled fan-out skew.
 
 // Both instances get the same effective_at and apply the command with their own timer: each
-// logs "applied" at or after effective_at, at most kSkew after it, and the two within kSkew
-// of each other.
+// logs "applied" at or after effective_at (never before), and the two close together.
 //
-// Bound: on one host both timers aim at the same instant of one clock; each fires after its
-// own wake-up latency (tens of microseconds idle, a few ms when builds load both cores),
-// so 10 ms, times the slowdown factor. The failures this is for are far bigger: an instance
-// that applies on arrival (a whole lead early), or on a coarse tick, or only after hearing
-// from its peer (a round trip late, and again when the machine is busy).
+// On one host both timers aim at the same instant of one clock; each fires after its own
+// wake-up latency: tens of microseconds idle, more when builds load both cores. Measured
+// here with other builds and tests running: skew median 0.1-0.4 ms, max 2 ms, twice 20-30
+// ms; such an outlier is a scheduler period or two of a 2-core machine with a dozen
+// runnable threads.
+// So the medians of 20 commands must stay within kMedian (2 ms), which a systematic skew
+// or a late timer misses (a 0-30 ms random delay gave a median skew of 8 ms), and each
+// command within 50 ms (skew and lateness), which an instance that applies on arrival,
+// on a coarse tick, or after hearing from its peer or the CLI misses. Times the slowdown.
 TEST(SkewTest, BothApplyEachCommandTogetherAndNeverBeforeEffectiveAt) {
-  const absl::Duration kSkew = Scaled(absl::Milliseconds(10));
-  constexpr int kRounds = 3;
+  const absl::Duration kMedian = Scaled(absl::Milliseconds(2));
+  const absl::Duration kMaxSkew = Scaled(absl::Milliseconds(50));
+  const absl::Duration kMaxLate = Scaled(absl::Milliseconds(50));
+  constexpr int kRounds = 5;
   PongPair pair(MicrosLogs());
   ASSERT_TRUE(pair.ok());
   std::vector<absl::Duration> skews, lates;
@@ -173,18 +179,20 @@ TEST(SkewTest, BothApplyEachCommandTogetherAndNeverBeforeEffectiveAt) {
             << what << ": " << (i == 0 ? "first" : "second") << " applied "
             << absl::FormatDuration(*run.effective_at - *at[i]) << " before effective_at";
         lates.push_back(*at[i] - *run.effective_at);
-        EXPECT_LE(lates.back(), kSkew)
+        EXPECT_LE(lates.back(), kMaxLate)
             << what << ": " << (i == 0 ? "first" : "second") << " applied "
             << absl::FormatDuration(lates.back()) << " after effective_at";
       }
       const absl::Duration skew = absl::AbsDuration(*at[0] - *at[1]);
-      EXPECT_LE(skew, kSkew) << what << ": applied " << absl::FormatDuration(skew) << " apart";
+      EXPECT_LE(skew, kMaxSkew) << what << ": applied " << absl::FormatDuration(skew) << " apart";
       skews.push_back(skew);
       if (command[0] == "start") {
         ASSERT_TRUE(WaitFor([&] { return MaxSeq(pair) >= 3; }, ScaledMs(absl::Seconds(5))));
       }
     }
   }
+  EXPECT_LE(Median(skews), kMedian) << "a systematic skew";
+  EXPECT_LE(Median(lates), kMedian) << "timers systematically late";
   std::cout << "[ MEASURED ] " << skews.size() << " commands: skew between the two 'applied' "
             << "median " << absl::FormatDuration(Median(skews)) << ", max "
             << absl::FormatDuration(*std::max_element(skews.begin(), skews.end()))

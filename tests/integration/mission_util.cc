@@ -103,7 +103,15 @@ std::string StatesOf(v1::GameState first, v1::GameState second) {
 }
 
 std::string States(const PongPair& pair) {
-  return StatesOf(pair.first.Status().state(), pair.second.Status().state());
+  std::string states;
+  // An instance that did not answer in time says UNSPECIFIED: ask again.
+  WaitFor(
+      [&] {
+        states = StatesOf(pair.first.Status().state(), pair.second.Status().state());
+        return !absl::StrContains(states, "UNSPECIFIED");
+      },
+      ScaledMs(absl::Seconds(10)));
+  return states;
 }
 
 }  // namespace pong::testing

@@ -38,7 +38,9 @@ struct CliCommand {
 };
 CliCommand RunJson(const PongPair& pair, const std::vector<std::string>& args);
 
-// The state of both instances, e.g. "RUNNING/RUNNING", from their status.
+// The state of both instances, e.g. "RUNNING/RUNNING", from their status. Asked again
+// while one does not answer (under CPU hogs a status call can miss its 2 s deadline), for
+// up to 10 s; then that one's state is UNSPECIFIED.
 std::string States(const PongPair& pair);
 std::string StatesOf(v1::GameState first, v1::GameState second);
 
