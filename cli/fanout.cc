@@ -149,6 +149,32 @@ int ExitCodeOf(const std::vector<InstanceReport>& instances) {
 
 }  // namespace
 
+bool RefusedOnlyForArrivingLate(const CommandReport& report) {
+  if (report.exit_code != kExitNothingChanged || !report.effective_at) return false;
+  bool late = false;
+  for (const InstanceReport& instance : report.instances) {
+    switch (instance.outcome) {
+      case Outcome::kUnchanged:  // never took effect: refused, or no answer and not there
+      case Outcome::kCancelled:  // accepted (maybe with its answer lost), then cancelled
+      case Outcome::kNoOp:       // nothing to do there
+        break;
+      case Outcome::kNotApplied:
+        // Dropped at effective_at: the instances had not confirmed it with each other by
+        // then, their exchange too slow. Cancelled by someone else is not ours to redo.
+        if (instance.phase != v1::COMMAND_PHASE_DROPPED) return false;
+        late = true;
+        continue;
+      default:  // refused for another reason, unreachable, not sent, or maybe in effect
+        return false;
+    }
+    if (instance.error.ok()) continue;
+    // "arrived ... after its effective_at; never applied late", or no answer in time.
+    if (instance.error.code() != absl::StatusCode::kDeadlineExceeded) return false;
+    late = true;
+  }
+  return late;
+}
+
 absl::string_view ToString(Outcome outcome) {
   switch (outcome) {
     case Outcome::kApplied:
@@ -181,13 +207,44 @@ Fanout::Fanout(std::vector<Instance> instances, Clock* clock, IdSource new_id,
       options_(options) {}
 
 CommandReport Fanout::Run(v1::CommandKind kind, int64_t pong_time_ms) {
+  std::string command_id = new_id_();
+  // One game id for every try: a try refused as late started no game anywhere.
+  const std::string game_id = kind == v1::COMMAND_KIND_START ? new_id_() : "";
+  const int tries = std::max(1, options_.tries);
+  const absl::Duration max_lead = std::max(options_.lead, options_.max_retry_lead);
+  std::vector<Retry> retries;
+  absl::Duration lead = options_.lead;
+  for (int attempt = 1;; ++attempt) {
+    CommandReport report = RunOnce(kind, pong_time_ms, command_id, game_id, lead);
+    if (attempt >= tries || !RefusedOnlyForArrivingLate(report)) {
+      report.retries = std::move(retries);
+      return report;
+    }
+    Retry retry{.next_try = attempt + 1,
+                .tries = tries,
+                .command_id = report.command_id,
+                .lead = lead,
+                .next_lead = std::min(lead * 2, max_lead),
+                .late = {}};
+    for (const InstanceReport& instance : report.instances) {
+      if (!instance.error.ok()) retry.late.emplace_back(instance.label, instance.error);
+    }
+    if (options_.on_retry) options_.on_retry(retry);
+    lead = retry.next_lead;
+    retries.push_back(std::move(retry));
+    command_id = new_id_();  // a new command: the refused one is remembered as refused
+  }
+}
+
+CommandReport Fanout::RunOnce(v1::CommandKind kind, int64_t pong_time_ms, std::string command_id,
+                              std::string game_id, absl::Duration lead) {
   const size_t n = instances_.size();
   CommandReport report;
   report.kind = kind;
-  report.command_id = new_id_();
+  report.command_id = std::move(command_id);
   if (kind == v1::COMMAND_KIND_START) {
     report.pong_time_ms = pong_time_ms;
-    report.game_id = new_id_();
+    report.game_id = std::move(game_id);
   }
   for (const Instance& instance : instances_) {
     InstanceReport& entry = report.instances.emplace_back();
@@ -202,8 +259,8 @@ CommandReport Fanout::Run(v1::CommandKind kind, int64_t pong_time_ms) {
     Finish(report);
     return report;
   }
-  if (clock_->Now() > now + options_.lead / 2) now = clock_->Now();
-  const absl::Time effective_at = now + options_.lead;
+  if (clock_->Now() > now + lead / 2) now = clock_->Now();
+  const absl::Time effective_at = now + lead;
   report.effective_at = effective_at;
   std::vector<CommandRequest> requests(n);
   for (size_t i = 0; i < n; ++i) {
@@ -215,7 +272,7 @@ CommandReport Fanout::Run(v1::CommandKind kind, int64_t pong_time_ms) {
                                  .game_id = report.game_id,
                                  .paired = true};
   }
-  const absl::Time answer_deadline = now + options_.lead / 2;
+  const absl::Time answer_deadline = now + lead / 2;
   std::vector<absl::StatusOr<v1::CommandResult>> answers(n, absl::UnknownError("not sent"));
   ForEachAtOnce(n, [&](size_t i) {
     answers[i] = instances_[i].client->Submit(requests[i], answer_deadline);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,6 +63,19 @@ struct InstanceReport {
   std::optional<v1::GameStatus> status;
 };
 
+// A try that failed only for being late (RefusedOnlyForArrivingLate), with nothing changed
+// anywhere, and is followed by another with a new command_id and a longer lead.
+struct Retry {
+  int next_try = 2;        // the try that follows: 2, 3, ...
+  int tries = 1;           // at most this many in all
+  std::string command_id;  // of the refused try
+  absl::Duration lead;     // of the refused try
+  absl::Duration next_lead;
+  // Each instance that refused it as late, did not answer in time or dropped it
+  // unconfirmed, and what it said.
+  std::vector<std::pair<std::string, absl::Status>> late;
+};
+
 struct CommandReport {
   v1::CommandKind kind = v1::COMMAND_KIND_UNSPECIFIED;
   std::string command_id;
@@ -72,7 +86,17 @@ struct CommandReport {
   std::string game_id;
   std::vector<InstanceReport> instances;
   int exit_code = kExitOk;
+  // The tries before this one, refused for arriving late; empty when it is the first.
+  std::vector<Retry> retries;
 };
+
+// Whether a try failed only for being late and nothing changed anywhere (exit 1; every
+// other instance cancelled it or had nothing to do). Late: DEADLINE_EXCEEDED (the
+// instance's "arrived after its effective_at", or no answer before the call's deadline),
+// or dropped at effective_at because the instances had not yet confirmed it with each
+// other. Such a try is worth sending again with a longer lead; any other refusal, a cancel
+// by someone else, an unreachable instance or a partial outcome is not.
+bool RefusedOnlyForArrivingLate(const CommandReport& report);
 
 struct InstanceStatus {
   std::string label;
@@ -96,6 +120,13 @@ struct FanoutOptions {
   absl::Duration confirm_interval = absl::Milliseconds(2);
   // How long after effective_at to ask an instance whose cancel failed what happened.
   absl::Duration settle = absl::Milliseconds(5);
+  // A try refused only for arriving late (RefusedOnlyForArrivingLate) is sent again with a
+  // new command_id and twice the lead, at most max_retry_lead (or lead, if longer), up to
+  // `tries` in all: a loaded machine answers late, and a stop must still stop. 1: no retry.
+  int tries = 4;
+  absl::Duration max_retry_lead = absl::Seconds(2);
+  // Told of each retry before it is sent, e.g. to say so on stderr. May be empty.
+  std::function<void(const Retry&)> on_retry;
 };
 
 // Drives the instances together with scheduled deadlines, all or nothing:
@@ -107,7 +138,9 @@ struct FanoutOptions {
 //    same command again (the server answers a known command_id with its current phase).
 // 4. One refused or did not answer: Cancel on every other instance before effective_at.
 //    A cancel without a final answer is repeated just after effective_at, when it has one.
-// The report says what happened on each instance and the exit code.
+// 5. Refused only for arriving late, nothing changed: all again with a new command_id and
+//    a longer lead, a bounded number of times (FanoutOptions::tries).
+// The report says what happened on each instance in the last try, and the exit code.
 //
 // Not thread-safe: call from one thread. It runs one thread per instance for each round
 // of calls and joins them before it returns.
@@ -133,6 +166,9 @@ class Fanout {
   StatusReport Status();
 
  private:
+  // Steps 1 to 4, once.
+  CommandReport RunOnce(v1::CommandKind kind, int64_t pong_time_ms, std::string command_id,
+                        std::string game_id, absl::Duration lead);
   // Step 1: false (and the report finished) when an instance does not answer.
   bool CheckReachable(CommandReport& report);
   void Confirm(const std::vector<CommandRequest>& requests, CommandReport& report);

@@ -73,6 +73,11 @@ int Main(const std::vector<std::string>& args) {
   FanoutOptions options;
   options.lead = parsed->lead;
   options.timeout = parsed->timeout;
+  // Said as it happens, in text and JSON alike: a retry makes the command take longer.
+  options.on_retry = [kind = KindOf(parsed->verb)](const Retry& retry) {
+    std::fputs(RenderRetry(kind, retry).c_str(), stderr);
+    std::fflush(stderr);
+  };
   Fanout fanout({{"first", parsed->first, &first}, {"second", parsed->second, &second}}, &clock,
                 pong::NewRandomId, options);
   if (parsed->verb == Verb::kStatus) {

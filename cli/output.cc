@@ -363,7 +363,35 @@ std::vector<std::string> StatusParts(const v1::GameStatus& s) {
   return parts;
 }
 
+std::string LateText(const Retry& retry) {
+  std::vector<std::string> parts;
+  for (const auto& [label, error] : retry.late) {
+    parts.push_back(absl::StrCat(label, " ", ErrorText(error)));
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+// [{"command_id":"...","lead_ms":100,"late":"second DEADLINE_EXCEEDED: ..."}, ...]
+std::string JsonRetries(const std::vector<Retry>& retries) {
+  std::vector<std::string> items;
+  for (const Retry& retry : retries) {
+    items.push_back(JsonObject()
+                        .String("command_id", retry.command_id)
+                        .Int("lead_ms", absl::ToInt64Milliseconds(retry.lead))
+                        .String("late", LateText(retry))
+                        .Render());
+  }
+  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
+}
+
 }  // namespace
+
+std::string RenderRetry(v1::CommandKind kind, const Retry& retry) {
+  return absl::StrCat("pong-cli: ", VerbOf(kind), " came too late (", LateText(retry),
+                      "); nothing changed; trying again with a new command and a ",
+                      MillisText(retry.next_lead), " lead (try ", retry.next_try, " of ",
+                      retry.tries, ")\n");
+}
 
 Rendered RenderCommand(const CommandReport& report, bool json) {
   const std::vector<std::string> summary = Summary(report);
@@ -376,6 +404,8 @@ Rendered RenderCommand(const CommandReport& report, bool json) {
       object.Int("pong_time_ms", report.pong_time_ms).String("game_id", report.game_id);
     }
     object.Int("exit_code", report.exit_code).String("summary", absl::StrJoin(summary, "\n"));
+    object.Int("tries", static_cast<int64_t>(report.retries.size()) + 1)
+        .Raw("retries", JsonRetries(report.retries));
     for (const InstanceReport& instance : report.instances) {
       const v1::GameStatus* status = instance.status ? &*instance.status : nullptr;
       object.Raw(instance.label,

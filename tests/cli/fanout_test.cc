@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/output.h"
@@ -39,11 +40,21 @@ class FanoutTest : public ::testing::Test {
 
   Fanout MakeFanout() {
     FanoutOptions options;
-    options.lead = kLead;
+    options.lead = lead_;
+    options.tries = tries_;
+    options.on_retry = [this](const Retry& retry) { retries_seen_.push_back(retry); };
     int ids = 0;
     return Fanout(
         {{"first", "127.0.0.1:50051", &first_}, {"second", "127.0.0.1:50052", &second_}}, &clock_,
-        [ids]() mutable { return std::string(ids++ == 0 ? kCommandId : kGameId); }, options);
+        [ids]() mutable { return NthId(++ids); }, options);
+  }
+
+  // The ids made, in order: kCommandId, kGameId (a start's game id, else the command id of
+  // the second try), then 32 digits ending in n.
+  static std::string NthId(int n) {
+    if (n == 1) return std::string(kCommandId);
+    if (n == 2) return std::string(kGameId);
+    return absl::StrFormat("%032d", n);
   }
 
   static absl::Time EffectiveAt() { return FakeClock::Start() + kLead; }
@@ -51,6 +62,9 @@ class FanoutTest : public ::testing::Test {
   FakeClock clock_;
   FakeControlClient first_{"first", &clock_, v1::GAME_STATE_RUNNING};
   FakeControlClient second_{"second", &clock_, v1::GAME_STATE_RUNNING};
+  absl::Duration lead_ = kLead;
+  int tries_ = FanoutOptions().tries;  // the product's default
+  std::vector<Retry> retries_seen_;
 };
 
 TEST_F(FanoutTest, StartSendsOneScheduleToBothAndOnlyTheFirstServes) {
@@ -228,6 +242,7 @@ TEST_F(FanoutTest, StartRefusedWhileRunningNamesTheReason) {
 }
 
 TEST_F(FanoutTest, OneTimesOutSoBothThatDidNotRefuseAreCancelled) {
+  tries_ = 1;  // what one try does; the retry that follows is RetryTest's
   first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_));
   const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
   EXPECT_EQ(report.exit_code, kExitNothingChanged);
@@ -273,6 +288,7 @@ TEST_F(FanoutTest, ACommandThatArrivesAfterItsCancelIsFoundAfterEffectiveAt) {
 }
 
 TEST_F(FanoutTest, TimedOutButReceivedIsCancelledToo) {
+  tries_ = 1;  // what one try does; the retry that follows is RetryTest's
   first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_, /*received=*/true));
   const CommandReport report = Run(v1::COMMAND_KIND_STOP);
   EXPECT_EQ(report.exit_code, kExitNothingChanged);
@@ -495,6 +511,261 @@ TEST_F(FanoutTest, StatusWithOneUnreachableExits1AndStillShowsTheOther) {
   EXPECT_EQ(text.err,
             "pong-cli: first (127.0.0.1:50051) did not answer: DEADLINE_EXCEEDED: Deadline "
             "Exceeded\n");
+}
+
+// Retries: a try refused only for arriving late, with nothing changed anywhere, goes again
+// with a new command_id and twice the lead; nothing else is ever retried.
+
+absl::Status LateRefusal() {
+  return absl::DeadlineExceededError(
+      "arrived 3.000 ms after its effective_at 2025-06-15T15:06:40.107Z; never applied late");
+}
+
+// The submits of one try: those that carry `command_id`.
+std::vector<Call> SubmitsOf(const FakeControlClient& fake, absl::string_view command_id) {
+  std::vector<Call> calls;
+  for (const Call& call : fake.Calls(Call::kSubmit)) {
+    if (call.command_id == command_id) calls.push_back(call);
+  }
+  return calls;
+}
+
+TEST_F(FanoutTest, RefusedAsLateIsTriedAgainWithANewIdAndTwiceTheLead) {
+  second_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  const CommandReport report = Run(v1::COMMAND_KIND_STOP);
+  EXPECT_EQ(report.exit_code, kExitOk) << RenderCommand(report, false).err;
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_IDLE);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_IDLE);
+  // The first try was cancelled on the first, then the second try went to both.
+  EXPECT_THAT(first_.Calls(Call::kCancel), SizeIs(1));
+  EXPECT_EQ(first_.Calls(Call::kCancel)[0].command_id, kCommandId);
+  const std::string second_id = NthId(2);  // a stop uses no game id
+  EXPECT_EQ(report.command_id, second_id);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    const std::vector<Call> submits = SubmitsOf(*fake, second_id);
+    ASSERT_THAT(submits, SizeIs(2)) << "sent, then confirmed";
+    EXPECT_EQ(submits[0].request.effective_at - submits[0].at, 2 * kLead);
+    EXPECT_EQ(submits[0].deadline - submits[0].at, kLead) << "half of the new lead to answer";
+  }
+  ASSERT_THAT(report.retries, SizeIs(1));
+  const Retry& retry = report.retries[0];
+  EXPECT_EQ(retry.command_id, kCommandId);
+  EXPECT_EQ(retry.lead, kLead);
+  EXPECT_EQ(retry.next_lead, 2 * kLead);
+  EXPECT_EQ(retry.next_try, 2);
+  EXPECT_EQ(retry.tries, 4);
+  ASSERT_THAT(retry.late, SizeIs(1));
+  EXPECT_EQ(retry.late[0].first, "second");
+  // Said once, as it happened, in one line.
+  ASSERT_THAT(retries_seen_, SizeIs(1));
+  EXPECT_EQ(RenderRetry(v1::COMMAND_KIND_STOP, retries_seen_[0]),
+            "pong-cli: stop came too late (second DEADLINE_EXCEEDED: arrived 3.000 ms after "
+            "its effective_at 2025-06-15T15:06:40.107Z; never applied late); nothing changed; "
+            "trying again with a new command and a 200 ms lead (try 2 of 4)\n");
+}
+
+TEST_F(FanoutTest, NoAnswerInTimeIsTriedAgain) {
+  first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  ASSERT_THAT(report.retries, SizeIs(1));
+  EXPECT_EQ(report.retries[0].late[0].second.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_PAUSED);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_PAUSED);
+}
+
+// The answer was lost, not the command: it was scheduled there, and cancelled in time.
+TEST_F(FanoutTest, NoAnswerButReceivedAndCancelledIsTriedAgain) {
+  first_.QueueSubmit(TimeOut<v1::CommandResult>(&clock_, /*received=*/true));
+  const CommandReport report = Run(v1::COMMAND_KIND_STOP);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_THAT(report.retries, SizeIs(1));
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_IDLE);
+}
+
+// Both accepted, but had not confirmed it with each other by effective_at (their exchange
+// was slow): both dropped it, nothing changed.
+TEST_F(FanoutTest, DroppedUnconfirmedOnBothIsTriedAgain) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_SCHEDULED));
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_DROPPED));
+  }
+  const CommandReport report = Run(v1::COMMAND_KIND_RESUME);
+  EXPECT_EQ(report.exit_code, kExitOk) << RenderCommand(report, false).err;
+  ASSERT_THAT(report.retries, SizeIs(1));
+  EXPECT_THAT(report.retries[0].late, SizeIs(2));
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_EQ(second_.state(), v1::GAME_STATE_RUNNING);
+  EXPECT_THAT(RenderRetry(v1::COMMAND_KIND_RESUME, retries_seen_.at(0)),
+              HasSubstr("resume came too late (first ABORTED: dropped at effective_at"));
+}
+
+// Someone else cancelled it on both before effective_at: their intent, not lateness.
+TEST_F(FanoutTest, CancelledBySomeoneElseIsNotRetried) {
+  SetStates(v1::GAME_STATE_PAUSED, v1::GAME_STATE_PAUSED);
+  for (FakeControlClient* fake : {&first_, &second_}) {
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_SCHEDULED));
+    fake->QueueSubmit(AnswerPhase(v1::COMMAND_PHASE_CANCELLED));
+  }
+  const CommandReport report = Run(v1::COMMAND_KIND_RESUME);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(report.retries, IsEmpty());
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(2)) << "sent and confirmed once";
+}
+
+TEST_F(FanoutTest, StartKeepsItsGameIdAcrossTries) {
+  SetStates(v1::GAME_STATE_IDLE, v1::GAME_STATE_IDLE);
+  first_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  const CommandReport report = Run(v1::COMMAND_KIND_START, 0);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  EXPECT_EQ(report.command_id, NthId(3));
+  EXPECT_EQ(report.game_id, kGameId);
+  const std::vector<Call> submits = SubmitsOf(second_, NthId(3));
+  ASSERT_THAT(submits, Not(IsEmpty()));
+  EXPECT_EQ(submits[0].request.game_id, kGameId);
+  EXPECT_FALSE(submits[0].request.serve);
+  EXPECT_TRUE(SubmitsOf(first_, NthId(3))[0].request.serve);
+}
+
+TEST_F(FanoutTest, AlwaysLateGivesUpAfterTheLastTryWithTheLeadCapped) {
+  lead_ = absl::Milliseconds(600);
+  for (int i = 0; i < 10; ++i) second_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_EQ(first_.state(), v1::GAME_STATE_RUNNING);
+  // 600, 1200, then 2000 (the cap) twice: four tries, each with its own id.
+  const std::vector<Call> submits = second_.Calls(Call::kSubmit);
+  ASSERT_THAT(submits, SizeIs(4));
+  const absl::Duration leads[] = {absl::Milliseconds(600), absl::Milliseconds(1200),
+                                  absl::Seconds(2), absl::Seconds(2)};
+  for (size_t i = 0; i < submits.size(); ++i) {
+    EXPECT_EQ(submits[i].request.effective_at - submits[i].at, leads[i]) << "try " << i + 1;
+    EXPECT_EQ(submits[i].command_id, NthId(static_cast<int>(i) + 1));
+  }
+  EXPECT_THAT(first_.Calls(Call::kCancel), SizeIs(4));
+  EXPECT_THAT(retries_seen_, SizeIs(3));
+  ASSERT_THAT(report.retries, SizeIs(3));
+  EXPECT_EQ(report.retries[2].next_try, 4);
+
+  const Rendered json = RenderCommand(report, /*json=*/true);
+  EXPECT_THAT(json.out, HasSubstr("\"tries\":4,"));
+  EXPECT_THAT(json.out, HasSubstr(absl::StrCat("\"retries\":[{\"command_id\":\"", kCommandId,
+                                               "\",\"lead_ms\":600,\"late\":\"second "
+                                               "DEADLINE_EXCEEDED: arrived 3.000 ms")));
+  EXPECT_THAT(RenderCommand(report, false).err, HasSubstr("pause not done: second"));
+}
+
+TEST_F(FanoutTest, ALongerLeadThanTheCapStaysAsItIs) {
+  lead_ = absl::Seconds(5);
+  second_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitOk);
+  ASSERT_THAT(report.retries, SizeIs(1));
+  EXPECT_EQ(report.retries[0].next_lead, absl::Seconds(5));
+}
+
+TEST_F(FanoutTest, OneTryOnlyWhenToldSo) {
+  tries_ = 1;
+  second_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(second_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(report.retries, IsEmpty());
+  EXPECT_THAT(RenderCommand(report, true).out, HasSubstr("\"tries\":1,\"retries\":[]"));
+}
+
+// Each refusal that is not about time: one try, nothing said about retrying.
+class NotRetriedTest : public FanoutTest, public ::testing::WithParamInterface<absl::StatusCode> {};
+
+TEST_P(NotRetriedTest, OtherRefusalsAreNeverRetried) {
+  second_.QueueSubmit(Fail<v1::CommandResult>(absl::Status(GetParam(), "no")));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(second_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(report.retries, IsEmpty());
+  EXPECT_THAT(retries_seen_, IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Codes, NotRetriedTest,
+    ::testing::Values(absl::StatusCode::kFailedPrecondition, absl::StatusCode::kAborted,
+                      absl::StatusCode::kInvalidArgument, absl::StatusCode::kUnavailable,
+                      absl::StatusCode::kInternal, absl::StatusCode::kUnauthenticated));
+
+TEST_F(FanoutTest, LateOnOneAndRefusedOnTheOtherIsNotRetried) {
+  first_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  second_.set_state(v1::GAME_STATE_IDLE);  // FAILED_PRECONDITION: no game to pause
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(first_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(report.retries, IsEmpty());
+}
+
+// Late on one, and the cancel on the other could not be confirmed: maybe in effect there.
+TEST_F(FanoutTest, APartialOutcomeIsNotRetried) {
+  first_.QueueSubmit(Fail<v1::CommandResult>(LateRefusal()));
+  const absl::Status down = absl::UnavailableError("connection refused");
+  second_.QueueCancel(Fail<v1::CommandResult>(down));
+  second_.QueueCancel(Fail<v1::CommandResult>(down));
+  const CommandReport report = Run(v1::COMMAND_KIND_PAUSE);
+  EXPECT_EQ(report.exit_code, kExitPartial);
+  EXPECT_THAT(second_.Calls(Call::kSubmit), SizeIs(1));
+  EXPECT_THAT(report.retries, IsEmpty());
+}
+
+TEST_F(FanoutTest, AnInstanceThatMissesTheCheckIsNotRetried) {
+  second_.QueueStatus(Fail<v1::GameStatus>(absl::DeadlineExceededError("Deadline Exceeded")));
+  const CommandReport report = Run(v1::COMMAND_KIND_STOP);
+  EXPECT_EQ(report.exit_code, kExitNothingChanged);
+  EXPECT_THAT(second_.Calls(Call::kGetStatus), SizeIs(1));
+  EXPECT_THAT(first_.Calls(Call::kSubmit), IsEmpty());
+  EXPECT_THAT(report.retries, IsEmpty());
+}
+
+// The decision alone, on reports made by hand.
+TEST(RefusedOnlyForArrivingLateTest, NeedsExit1ALateInstanceAndNothingElseWrong) {
+  CommandReport report;
+  report.effective_at = FakeClock::Start();
+  report.exit_code = kExitNothingChanged;
+  report.instances.resize(2);
+  report.instances[0].outcome = Outcome::kCancelled;
+  report.instances[1].outcome = Outcome::kUnchanged;
+  report.instances[1].error = LateRefusal();
+  EXPECT_TRUE(RefusedOnlyForArrivingLate(report));
+
+  CommandReport partial = report;
+  partial.exit_code = kExitPartial;
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(partial));
+
+  CommandReport never_sent = report;
+  never_sent.effective_at.reset();
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(never_sent));
+
+  CommandReport nobody_late = report;
+  nobody_late.instances[1].error = absl::OkStatus();
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(nobody_late));
+
+  CommandReport also_refused = report;
+  also_refused.instances[0].outcome = Outcome::kRejected;
+  also_refused.instances[0].error = absl::FailedPreconditionError("no game to pause");
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(also_refused));
+
+  CommandReport maybe_applied = report;
+  maybe_applied.instances[0].outcome = Outcome::kUnknown;
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(maybe_applied));
+
+  CommandReport dropped = report;
+  dropped.instances[0].outcome = Outcome::kNotApplied;
+  dropped.instances[0].phase = v1::COMMAND_PHASE_DROPPED;
+  EXPECT_TRUE(RefusedOnlyForArrivingLate(dropped));
+  dropped.instances[0].phase = v1::COMMAND_PHASE_CANCELLED;  // by someone else
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(dropped));
+
+  CommandReport lost_connection = report;
+  lost_connection.instances[0].error = absl::UnavailableError("connection reset");
+  EXPECT_FALSE(RefusedOnlyForArrivingLate(lost_connection));
 }
 
 }  // namespace
