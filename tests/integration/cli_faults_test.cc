@@ -96,11 +96,12 @@ grpc::Status PairedPause(const Instance& instance, const std::string& id, absl::
 TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
   PongPair pair;
   ASSERT_TRUE(pair.ok());
-  ASSERT_EQ(SetUpCli(pair, {"start", "100"}).exit_code, 0);
+  const RunResult start = SetUpCli(pair, {"start", "100"});
+  ASSERT_EQ(start.exit_code, 0) << Describe(start);
   ASSERT_TRUE(WaitFor([&] { return MaxSeq(pair) >= 2; }, std::chrono::seconds(5)));
   v1::PauseResponse response;
-  const grpc::Status sent =
-      PairedPause(pair.first, "pause-first-only", absl::Now() + absl::Milliseconds(400), response);
+  const grpc::Status sent = PairedPause(pair.first, "pause-first-only",
+                                        absl::Now() + Scaled(absl::Milliseconds(400)), response);
   ASSERT_TRUE(sent.ok()) << sent.error_message();
   EXPECT_EQ(response.result().phase(), v1::COMMAND_PHASE_SCHEDULED);
   const v1::PendingCommand pending = pair.first.Status().pending_command();
@@ -118,7 +119,8 @@ TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
   // The game goes on.
   const uint64_t seq = MaxSeq(pair);
   EXPECT_TRUE(WaitFor([&] { return MaxSeq(pair) >= seq + 2; }, std::chrono::seconds(3)));
-  EXPECT_EQ(SetUpCli(pair, {"stop"}).exit_code, 0);
+  const RunResult stop = SetUpCli(pair, {"stop"});
+  EXPECT_EQ(stop.exit_code, 0) << Describe(stop);
   EXPECT_EQ(OneBallProblems(pair), "") << BothLogs(pair);
 }
 
@@ -128,8 +130,9 @@ TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
 TEST(ConfirmTest, OnceBothHaveItACancelIsTooLateAndBothApplyIt) {
   PongPair pair;
   ASSERT_TRUE(pair.ok());
-  ASSERT_EQ(SetUpCli(pair, {"start", "100"}).exit_code, 0);
-  const absl::Time at = absl::Now() + absl::Milliseconds(1500);
+  const RunResult start = SetUpCli(pair, {"start", "100"});
+  ASSERT_EQ(start.exit_code, 0) << Describe(start);
+  const absl::Time at = absl::Now() + Scaled(absl::Milliseconds(1500));
   for (const Instance* instance : {&pair.first, &pair.second}) {
     v1::PauseResponse response;
     const grpc::Status sent = PairedPause(*instance, "pause-both", at, response);
@@ -158,7 +161,8 @@ TEST(ConfirmTest, OnceBothHaveItACancelIsTooLateAndBothApplyIt) {
       << BothLogs(pair);
   EXPECT_EQ(pair.first.Status().state(), v1::GAME_STATE_PAUSED);
   EXPECT_EQ(pair.second.Status().state(), v1::GAME_STATE_PAUSED);
-  EXPECT_EQ(SetUpCli(pair, {"stop"}).exit_code, 0);
+  const RunResult stop = SetUpCli(pair, {"stop"});
+  EXPECT_EQ(stop.exit_code, 0) << Describe(stop);
 }
 
 // Kills pong-cli once both instances have accepted its command, long before effective_at:
