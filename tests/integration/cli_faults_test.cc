@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/proto_time.h"
 #include "tests/integration/faults_util.h"
+#include "tests/support/seed.h"
 
 namespace pong::testing {
 namespace {
@@ -210,17 +211,18 @@ TEST(CliKilledTest, AfterBothAcceptedBothApplyAtEffectiveAt) {
 TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
   PongPair pair;
   ASSERT_TRUE(pair.ok());
-  const uint32_t seed = std::random_device{}();
+  const uint32_t seed = TestSeed();
   std::mt19937 rng(seed);
-  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  SCOPED_TRACE(absl::StrCat("PONG_TEST_SEED=", seed));
   std::vector<std::string> disagreements;
   int killed_mid_run = 0;
   int rounds = 0;
-  // Kills at random moments up to 150 ms: pong-cli runs about lead + 20 ms, so most land
+  // Kills at random moments up to 1.5 leads: pong-cli runs about lead + 20 ms, so most land
   // while it runs; rounds go on until 25 did (at most 100 rounds), whatever the machine.
+  const int lead_ms = Scaled(100);
   for (; rounds < 100 && killed_mid_run < 25; ++rounds) {
     const int round = rounds;
-    std::vector<std::string> args = {"--lead_ms=100"};
+    std::vector<std::string> args = {absl::StrCat("--lead_ms=", lead_ms)};
     const v1::GameState state = pair.first.Status().state();
     const bool coin = std::bernoulli_distribution(0.5)(rng);
     if (state == v1::GAME_STATE_IDLE) {
@@ -229,7 +231,7 @@ TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
       args.push_back(coin ? "stop" : state == v1::GAME_STATE_RUNNING ? "pause" : "resume");
     }
     const auto delay =
-        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 150'000)(rng));
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, lead_ms * 1500)(rng));
     std::unique_ptr<Child> cli = SpawnCli(pair, args);
     std::this_thread::sleep_for(delay);  // the fault: a kill at a random moment
     if (cli->Running()) ++killed_mid_run;
