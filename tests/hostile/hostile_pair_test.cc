@@ -78,23 +78,23 @@ void ExpectTheGameKeptItsRhythm(const PongPair& pair, int pong_time_ms, absl::Ti
   }
   const double seconds = absl::ToDoubleSeconds(to - from);
   const double expected = seconds * 1000 / pong_time_ms;
-  // A loose bound: the machine is shared. The figure itself is printed.
-  EXPECT_GE(static_cast<double>(in_window), 0.7 * expected)
+  // A loose bound: the machine is shared (a slower build gets a looser one). The figure
+  // itself is printed.
+  EXPECT_GE(static_cast<double>(in_window), 0.7 * expected / SlowdownFactor())
       << in_window << " pings in " << seconds << " s";
+  ASSERT_FALSE(errors_ms.empty()) << "no two consecutive pings in the window";
   std::sort(errors_ms.begin(), errors_ms.end());
-  if (!errors_ms.empty()) {
-    const auto at = [&](double q) {
-      return errors_ms[std::min(errors_ms.size() - 1,
-                                static_cast<size_t>(q * static_cast<double>(errors_ms.size())))];
-    };
-    std::printf(
-        "game during the attack: %zu pings in %.1f s (%.1f/s, expected %.1f/s); interval error "
-        "from the logs (whole ms): median %.0f ms, p99 %.0f ms, max %.0f ms\n",
-        in_window, seconds, static_cast<double>(in_window) / seconds, 1000.0 / pong_time_ms,
-        at(0.5), at(0.99), errors_ms.back());
-    // A stall of the ball (a ping queued behind attackers for a second) shows here.
-    EXPECT_LT(errors_ms.back(), 500) << "a ping came half a second late";
-  }
+  const auto at = [&](double q) {
+    return errors_ms[std::min(errors_ms.size() - 1,
+                              static_cast<size_t>(q * static_cast<double>(errors_ms.size())))];
+  };
+  std::printf(
+      "game during the attack: %zu pings in %.1f s (%.1f/s, expected %.1f/s); interval error "
+      "from the logs (whole ms): median %.0f ms, p99 %.0f ms, max %.0f ms\n",
+      in_window, seconds, static_cast<double>(in_window) / seconds, 1000.0 / pong_time_ms, at(0.5),
+      at(0.99), errors_ms.back());
+  // A stall of the ball (a ping queued behind attackers for a second) shows here.
+  EXPECT_LT(errors_ms.back(), Scaled(500)) << "a ping came half a second late";
 }
 
 class HostileTest : public ::testing::Test {
@@ -120,8 +120,8 @@ class HostileTest : public ::testing::Test {
   // A bare /ping on a fresh connection answers pong within a second.
   bool Answers(const Instance& instance) {
     httplib::Client client("127.0.0.1", instance.http_port);
-    client.set_connection_timeout(std::chrono::seconds(1));
-    client.set_read_timeout(std::chrono::seconds(1));
+    client.set_connection_timeout(Scaled(std::chrono::seconds(1)));
+    client.set_read_timeout(Scaled(std::chrono::seconds(1)));
     const httplib::Result res = client.Get("/ping");
     return res && res->status == 200 && res->body == "pong";
   }

@@ -82,7 +82,7 @@ std::string Fate(const Instance& instance, const std::string& id) {
 grpc::Status PairedPause(const Instance& instance, const std::string& id, absl::Time at,
                          v1::PauseResponse& response) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  context.set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(2)));
   v1::PauseRequest request;
   request.set_command_id(id);
   *request.mutable_effective_at() = ToProto(at);
@@ -147,6 +147,7 @@ TEST(ConfirmTest, OnceBothHaveItACancelIsTooLateAndBothApplyIt) {
       std::chrono::seconds(1)))
       << BothLogs(pair);
   grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(2)));
   v1::CancelRequest cancel;
   cancel.set_command_id("pause-both");
   v1::CancelResponse cancelled;
@@ -175,7 +176,7 @@ TEST(CliKilledTest, AfterBothAcceptedBothApplyAtEffectiveAt) {
        {std::vector<std::string>{"start", "50"}, {"pause"}, {"resume"}, {"stop"}}) {
     SCOPED_TRACE(command[0]);
     std::unique_ptr<Child> cli = SpawnCli(pair, [&] {
-      std::vector<std::string> args = {"--lead_ms=2500"};
+      std::vector<std::string> args = {absl::StrCat("--lead_ms=", Scaled(2500))};
       args.insert(args.end(), command.begin(), command.end());
       return args;
     }());
@@ -252,7 +253,7 @@ TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
 }
 
 // Two pong-clis at once with conflicting commands, 100 rounds, at the default lead of
-// 100 ms (PONG_TEST_CONCURRENT_LEAD_MS sets another, for stress runs by hand). Each CLI's
+// 100 ms, scaled (PONG_TEST_CONCURRENT_LEAD_MS sets another, for stress runs by hand). Each CLI's
 // exit code must tell the truth about its own command, from both logs: 0 => it took
 // effect (or already was in effect) on both; 1 => it changed nothing. Exit 3 (in effect
 // on one instance only) must never happen: the instances confirm a command with each
@@ -261,7 +262,8 @@ TEST(ConcurrentCliTest, ConflictingCommandsLeaveBothAgreedAndEveryExitCodeTrue) 
   PongPair pair;
   ASSERT_TRUE(pair.ok());
   const char* lead_env = std::getenv("PONG_TEST_CONCURRENT_LEAD_MS");
-  const std::string kLead = absl::StrCat("--lead_ms=", lead_env != nullptr ? lead_env : "100");
+  const std::string kLead =
+      absl::StrCat("--lead_ms=", lead_env != nullptr ? lead_env : std::to_string(Scaled(100)));
   struct Race {
     v1::GameState from;
     std::vector<std::string> a, b;
