@@ -33,6 +33,7 @@ void ExpectOneBall(const Instance& first, const Instance& second) {
   std::vector<uint64_t> all = first_sent;
   all.insert(all.end(), second_sent.begin(), second_sent.end());
   std::sort(all.begin(), all.end());
+  ASSERT_FALSE(all.empty()) << "no ping sent in either log";
   for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i + 1) << "seqs not contiguous";
 }
 
