@@ -125,7 +125,8 @@ TEST(ClockTest, AWallClockStepOfOneInstanceLeavesTheRhythmAlone) {
   EXPECT_EQ(OneBallProblems(pair), "") << BothLogs(pair);
   // The rhythm, seen from the first (whose clock never moved): each ping it sent or took
   // came pong_time_ms after the one before. A deadline kept on the wall clock would have
-  // stalled for an hour or fired at once.
+  // stalled for an hour or fired at once: never sooner, and late by less than a second (a
+  // loaded machine delays a ping by 100 ms at times; a stall is an hour).
   const std::vector<std::pair<uint64_t, absl::Time>> events = PingEvents(pair.first);
   ASSERT_GE(events.size(), 40u);
   absl::Duration worst_early = absl::ZeroDuration(), worst_late = absl::ZeroDuration();
@@ -137,7 +138,7 @@ TEST(ClockTest, AWallClockStepOfOneInstanceLeavesTheRhythmAlone) {
     worst_early = std::min(worst_early, error);
     worst_late = std::max(worst_late, error);
     EXPECT_GE(error, absl::Milliseconds(-2)) << "too soon";
-    EXPECT_LE(error, Scaled(absl::Milliseconds(kPongMs))) << "too late";
+    EXPECT_LE(error, Scaled(absl::Seconds(1))) << "too late";
   }
   std::cout << "[ MEASURED ] wall clock of the second stepped +1 h and -1 h mid-game: "
             << events.size() << " pings in the first's log, interval error from "
