@@ -105,7 +105,10 @@ class HostileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(pair_.ok()) << "the two servers did not start";
-    const RunResult r = pair_.Cli({"start", std::to_string(pong_time_ms_)});
+    // The game under attack: a lead of a second, scaled, for a fresh pair whose first
+    // exchange is slow in a TSan build (the two confirm the start with each other).
+    const RunResult r = pair_.Cli({absl::StrCat("--lead_ms=", std::max(TestLeadMs(), Scaled(1000))),
+                                   "start", std::to_string(pong_time_ms_)});
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
     ASSERT_TRUE(WaitFor([&] { return pair_.second.Status().last_seq() >= 2; }));
   }

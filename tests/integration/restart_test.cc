@@ -57,8 +57,11 @@ class RestartTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(pair_.ok()) << "the two servers did not start"; }
 
+  // The game the faults happen to: a lead of a second, scaled, for a fresh pair whose first
+  // exchange is slow in a TSan build (the two confirm the start with each other).
   void StartGame(int pong_time_ms) {
-    const RunResult r = pair_.Cli({"start", std::to_string(pong_time_ms)});
+    const RunResult r = pair_.Cli({absl::StrCat("--lead_ms=", std::max(TestLeadMs(), Scaled(1000))),
+                                   "start", std::to_string(pong_time_ms)});
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
   }
 
