@@ -130,7 +130,6 @@ TEST(IsValidGameIdTest, AcceptsLowercaseHexOf32) {
   EXPECT_TRUE(IsValidGameId(kGame));
   EXPECT_TRUE(IsValidGameId("00000000000000000000000000000000"));
   EXPECT_TRUE(IsValidGameId("ffffffffffffffffffffffffffffffff"));
-  EXPECT_EQ(kGameIdLength, 32u);
 }
 
 TEST(ValidatePongTimeMsTest, Bounds) {
@@ -138,7 +137,6 @@ TEST(ValidatePongTimeMsTest, Bounds) {
   EXPECT_TRUE(ValidatePongTimeMs(1).ok());
   EXPECT_TRUE(ValidatePongTimeMs(1000).ok());
   EXPECT_TRUE(ValidatePongTimeMs(3'600'000).ok());
-  EXPECT_EQ(kMaxPongTimeMs, 3'600'000);
   for (int64_t bad : {int64_t{-1}, int64_t{3'600'001}, std::numeric_limits<int64_t>::min(),
                       std::numeric_limits<int64_t>::max()}) {
     const absl::Status status = ValidatePongTimeMs(bad);

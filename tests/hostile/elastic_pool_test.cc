@@ -13,6 +13,7 @@
 namespace pong {
 namespace {
 
+using ::pong::testing::Scaled;
 using ::pong::testing::WaitUntil;
 
 // Tasks that block until released, as slow connections do.
@@ -96,7 +97,7 @@ TEST(ElasticPoolTest, IdleThreadsEndDownToTheOnesKept) {
   // The kept ones still serve.
   std::promise<void> ran;
   pool.Enqueue([&] { ran.set_value(); });
-  EXPECT_EQ(ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(ran.get_future().wait_for(Scaled(std::chrono::seconds(5))), std::future_status::ready);
 }
 
 TEST(ElasticPoolTest, ShutdownRunsWhatIsQueuedAndJoins) {

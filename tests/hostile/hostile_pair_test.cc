@@ -62,9 +62,13 @@ void ExpectTheGameKeptItsRhythm(const PongPair& pair, int pong_time_ms, absl::Ti
   for (size_t i = 0; i < pings.size(); ++i) {
     ASSERT_EQ(pings[i].seq, i + 1) << "a seq is missing or came twice";
   }
-  // Odd seqs go first -> second, even ones back: each instance logs only the other's.
-  for (const LogLine& line : ReadLog(pair.first.log_path)) {
-    for (uint64_t seq : SeqsOf({line}, "ping received seq=", " game=")) EXPECT_EQ(seq % 2, 0u);
+  // Odd seqs go first -> second, even ones back: each instance takes only the other's.
+  for (const Instance* receiver : {&pair.first, &pair.second}) {
+    const std::vector<uint64_t> taken =
+        SeqsOf(ReadLog(receiver->log_path), "ping received seq=", " game=");
+    EXPECT_FALSE(taken.empty()) << receiver->name << " took no ping";
+    const uint64_t parity = receiver == &pair.first ? 0 : 1;
+    for (uint64_t seq : taken) EXPECT_EQ(seq % 2, parity) << receiver->name << " took " << seq;
   }
   std::vector<double> errors_ms;
   size_t in_window = 0;
@@ -78,30 +82,33 @@ void ExpectTheGameKeptItsRhythm(const PongPair& pair, int pong_time_ms, absl::Ti
   }
   const double seconds = absl::ToDoubleSeconds(to - from);
   const double expected = seconds * 1000 / pong_time_ms;
-  // A loose bound: the machine is shared. The figure itself is printed.
-  EXPECT_GE(static_cast<double>(in_window), 0.7 * expected)
+  // A loose bound: the machine is shared (a slower build gets a looser one). The figure
+  // itself is printed.
+  EXPECT_GE(static_cast<double>(in_window), 0.7 * expected / SlowdownFactor())
       << in_window << " pings in " << seconds << " s";
+  ASSERT_FALSE(errors_ms.empty()) << "no two consecutive pings in the window";
   std::sort(errors_ms.begin(), errors_ms.end());
-  if (!errors_ms.empty()) {
-    const auto at = [&](double q) {
-      return errors_ms[std::min(errors_ms.size() - 1,
-                                static_cast<size_t>(q * static_cast<double>(errors_ms.size())))];
-    };
-    std::printf(
-        "game during the attack: %zu pings in %.1f s (%.1f/s, expected %.1f/s); interval error "
-        "from the logs (whole ms): median %.0f ms, p99 %.0f ms, max %.0f ms\n",
-        in_window, seconds, static_cast<double>(in_window) / seconds, 1000.0 / pong_time_ms,
-        at(0.5), at(0.99), errors_ms.back());
-    // A stall of the ball (a ping queued behind attackers for a second) shows here.
-    EXPECT_LT(errors_ms.back(), 500) << "a ping came half a second late";
-  }
+  const auto at = [&](double q) {
+    return errors_ms[std::min(errors_ms.size() - 1,
+                              static_cast<size_t>(q * static_cast<double>(errors_ms.size())))];
+  };
+  std::printf(
+      "game during the attack: %zu pings in %.1f s (%.1f/s, expected %.1f/s); interval error "
+      "from the logs (whole ms): median %.0f ms, p99 %.0f ms, max %.0f ms\n",
+      in_window, seconds, static_cast<double>(in_window) / seconds, 1000.0 / pong_time_ms, at(0.5),
+      at(0.99), errors_ms.back());
+  // A stall of the ball (a ping queued behind attackers for a second) shows here.
+  EXPECT_LT(errors_ms.back(), Scaled(500)) << "a ping came half a second late";
 }
 
 class HostileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(pair_.ok()) << "the two servers did not start";
-    const RunResult r = pair_.Cli({"start", std::to_string(pong_time_ms_)});
+    // The game under attack: a lead of a second, scaled, for a fresh pair whose first
+    // exchange is slow in a TSan build (the two confirm the start with each other).
+    const RunResult r = pair_.Cli({absl::StrCat("--lead_ms=", std::max(TestLeadMs(), Scaled(1000))),
+                                   "start", std::to_string(pong_time_ms_)});
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
     ASSERT_TRUE(WaitFor([&] { return pair_.second.Status().last_seq() >= 2; }));
   }
@@ -120,8 +127,8 @@ class HostileTest : public ::testing::Test {
   // A bare /ping on a fresh connection answers pong within a second.
   bool Answers(const Instance& instance) {
     httplib::Client client("127.0.0.1", instance.http_port);
-    client.set_connection_timeout(std::chrono::seconds(1));
-    client.set_read_timeout(std::chrono::seconds(1));
+    client.set_connection_timeout(Scaled(std::chrono::seconds(1)));
+    client.set_read_timeout(Scaled(std::chrono::seconds(1)));
     const httplib::Result res = client.Get("/ping");
     return res && res->status == 200 && res->body == "pong";
   }
@@ -260,24 +267,28 @@ TEST_F(HostileTest, AFloodOfRefusedPingsIsSummarisedInTheLog) {
     ++refused;
   }
   client.stop();
-  const std::string summary = "suppressed ";
-  ASSERT_TRUE(WaitFor([&] { return pair_.first.Log().find(summary) != std::string::npos; },
-                      std::chrono::seconds(5)));
-  // Let the last window close, then count.
-  absl::SleepFor(absl::Milliseconds(1200));
   uint64_t logged = 0;
   uint64_t suppressed = 0;
-  for (const LogLine& line : ReadLog(pair_.first.log_path)) {
-    // Log stamps are truncated to the millisecond: a line of `from`'s millisecond counts.
-    if (line.at <= from - absl::Milliseconds(1)) continue;
-    if (line.text.rfind("ping refused seq=2: unknown game", 0) == 0) ++logged;
-    const std::vector<uint64_t> n = SeqsOf({line}, "suppressed ", " similar lines (ping refused) ");
-    if (!n.empty()) suppressed += n[0];
-  }
+  auto count = [&] {
+    logged = 0;
+    suppressed = 0;
+    for (const LogLine& line : ReadLog(pair_.first.log_path)) {
+      // Log stamps are truncated to the millisecond: a line of `from`'s millisecond counts.
+      if (line.at <= from - absl::Milliseconds(1)) continue;
+      if (line.text.rfind("ping refused seq=2: unknown game", 0) == 0) ++logged;
+      const std::vector<uint64_t> n =
+          SeqsOf({line}, "suppressed ", " similar lines (ping refused) ");
+      if (!n.empty()) suppressed += n[0];
+    }
+    return logged + suppressed == static_cast<uint64_t>(refused);
+  };
+  // The last window closes a second after it opened; then every refusal is accounted for.
+  EXPECT_TRUE(WaitFor(count, std::chrono::seconds(5)))
+      << logged << " logged + " << suppressed << " summarised, of " << refused << " refused";
   std::printf("%d refused pings in 3 s: %lu logged, %lu summarised\n", refused, logged, suppressed);
   EXPECT_GT(refused, 100);
+  EXPECT_GT(suppressed, 0u) << "the flood was not summarised";
   EXPECT_LE(logged, 10u * 5) << "at most 10 a second";
-  EXPECT_EQ(logged + suppressed, static_cast<uint64_t>(refused)) << "every one accounted for";
   const absl::Time end = absl::Now();
   ExpectTheGameKeptItsRhythm(pair_, pong_time_ms_, end - absl::Seconds(3), end);
 }

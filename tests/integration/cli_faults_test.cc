@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/proto_time.h"
 #include "tests/integration/faults_util.h"
+#include "tests/support/seed.h"
 
 namespace pong::testing {
 namespace {
@@ -81,7 +82,7 @@ std::string Fate(const Instance& instance, const std::string& id) {
 grpc::Status PairedPause(const Instance& instance, const std::string& id, absl::Time at,
                          v1::PauseResponse& response) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  context.set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(2)));
   v1::PauseRequest request;
   request.set_command_id(id);
   *request.mutable_effective_at() = ToProto(at);
@@ -96,11 +97,12 @@ grpc::Status PairedPause(const Instance& instance, const std::string& id, absl::
 TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
   PongPair pair;
   ASSERT_TRUE(pair.ok());
-  ASSERT_EQ(SetUpCli(pair, {"start", "100"}).exit_code, 0);
+  const RunResult start = SetUpCli(pair, {"start", "100"});
+  ASSERT_EQ(start.exit_code, 0) << Describe(start);
   ASSERT_TRUE(WaitFor([&] { return MaxSeq(pair) >= 2; }, std::chrono::seconds(5)));
   v1::PauseResponse response;
-  const grpc::Status sent =
-      PairedPause(pair.first, "pause-first-only", absl::Now() + absl::Milliseconds(400), response);
+  const grpc::Status sent = PairedPause(pair.first, "pause-first-only",
+                                        absl::Now() + Scaled(absl::Milliseconds(400)), response);
   ASSERT_TRUE(sent.ok()) << sent.error_message();
   EXPECT_EQ(response.result().phase(), v1::COMMAND_PHASE_SCHEDULED);
   const v1::PendingCommand pending = pair.first.Status().pending_command();
@@ -118,7 +120,8 @@ TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
   // The game goes on.
   const uint64_t seq = MaxSeq(pair);
   EXPECT_TRUE(WaitFor([&] { return MaxSeq(pair) >= seq + 2; }, std::chrono::seconds(3)));
-  EXPECT_EQ(SetUpCli(pair, {"stop"}).exit_code, 0);
+  const RunResult stop = SetUpCli(pair, {"stop"});
+  EXPECT_EQ(stop.exit_code, 0) << Describe(stop);
   EXPECT_EQ(OneBallProblems(pair), "") << BothLogs(pair);
 }
 
@@ -128,8 +131,9 @@ TEST(ConfirmTest, OneThatReachedOneInstanceOnlyIsDroppedThereAtEffectiveAt) {
 TEST(ConfirmTest, OnceBothHaveItACancelIsTooLateAndBothApplyIt) {
   PongPair pair;
   ASSERT_TRUE(pair.ok());
-  ASSERT_EQ(SetUpCli(pair, {"start", "100"}).exit_code, 0);
-  const absl::Time at = absl::Now() + absl::Milliseconds(1500);
+  const RunResult start = SetUpCli(pair, {"start", "100"});
+  ASSERT_EQ(start.exit_code, 0) << Describe(start);
+  const absl::Time at = absl::Now() + Scaled(absl::Milliseconds(1500));
   for (const Instance* instance : {&pair.first, &pair.second}) {
     v1::PauseResponse response;
     const grpc::Status sent = PairedPause(*instance, "pause-both", at, response);
@@ -143,6 +147,7 @@ TEST(ConfirmTest, OnceBothHaveItACancelIsTooLateAndBothApplyIt) {
       std::chrono::seconds(1)))
       << BothLogs(pair);
   grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(2)));
   v1::CancelRequest cancel;
   cancel.set_command_id("pause-both");
   v1::CancelResponse cancelled;
@@ -158,7 +163,8 @@ TEST(ConfirmTest, OnceBothHaveItACancelIsTooLateAndBothApplyIt) {
       << BothLogs(pair);
   EXPECT_EQ(pair.first.Status().state(), v1::GAME_STATE_PAUSED);
   EXPECT_EQ(pair.second.Status().state(), v1::GAME_STATE_PAUSED);
-  EXPECT_EQ(SetUpCli(pair, {"stop"}).exit_code, 0);
+  const RunResult stop = SetUpCli(pair, {"stop"});
+  EXPECT_EQ(stop.exit_code, 0) << Describe(stop);
 }
 
 // Kills pong-cli once both instances have accepted its command, long before effective_at:
@@ -170,7 +176,7 @@ TEST(CliKilledTest, AfterBothAcceptedBothApplyAtEffectiveAt) {
        {std::vector<std::string>{"start", "50"}, {"pause"}, {"resume"}, {"stop"}}) {
     SCOPED_TRACE(command[0]);
     std::unique_ptr<Child> cli = SpawnCli(pair, [&] {
-      std::vector<std::string> args = {"--lead_ms=2500"};
+      std::vector<std::string> args = {absl::StrCat("--lead_ms=", Scaled(2500))};
       args.insert(args.end(), command.begin(), command.end());
       return args;
     }());
@@ -206,17 +212,18 @@ TEST(CliKilledTest, AfterBothAcceptedBothApplyAtEffectiveAt) {
 TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
   PongPair pair;
   ASSERT_TRUE(pair.ok());
-  const uint32_t seed = std::random_device{}();
+  const uint32_t seed = TestSeed();
   std::mt19937 rng(seed);
-  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  SCOPED_TRACE(absl::StrCat("PONG_TEST_SEED=", seed));
   std::vector<std::string> disagreements;
   int killed_mid_run = 0;
   int rounds = 0;
-  // Kills at random moments up to 150 ms: pong-cli runs about lead + 20 ms, so most land
+  // Kills at random moments up to 1.5 leads: pong-cli runs about lead + 20 ms, so most land
   // while it runs; rounds go on until 25 did (at most 100 rounds), whatever the machine.
+  const int lead_ms = Scaled(100);
   for (; rounds < 100 && killed_mid_run < 25; ++rounds) {
     const int round = rounds;
-    std::vector<std::string> args = {"--lead_ms=100"};
+    std::vector<std::string> args = {absl::StrCat("--lead_ms=", lead_ms)};
     const v1::GameState state = pair.first.Status().state();
     const bool coin = std::bernoulli_distribution(0.5)(rng);
     if (state == v1::GAME_STATE_IDLE) {
@@ -225,7 +232,7 @@ TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
       args.push_back(coin ? "stop" : state == v1::GAME_STATE_RUNNING ? "pause" : "resume");
     }
     const auto delay =
-        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 150'000)(rng));
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, lead_ms * 1500)(rng));
     std::unique_ptr<Child> cli = SpawnCli(pair, args);
     std::this_thread::sleep_for(delay);  // the fault: a kill at a random moment
     if (cli->Running()) ++killed_mid_run;
@@ -246,7 +253,7 @@ TEST(CliKilledTest, AtRandomMomentsTheInstancesAlwaysAgree) {
 }
 
 // Two pong-clis at once with conflicting commands, 100 rounds, at the default lead of
-// 100 ms (PONG_TEST_CONCURRENT_LEAD_MS sets another, for stress runs by hand). Each CLI's
+// 100 ms, scaled (PONG_TEST_CONCURRENT_LEAD_MS sets another, for stress runs by hand). Each CLI's
 // exit code must tell the truth about its own command, from both logs: 0 => it took
 // effect (or already was in effect) on both; 1 => it changed nothing. Exit 3 (in effect
 // on one instance only) must never happen: the instances confirm a command with each
@@ -255,7 +262,8 @@ TEST(ConcurrentCliTest, ConflictingCommandsLeaveBothAgreedAndEveryExitCodeTrue) 
   PongPair pair;
   ASSERT_TRUE(pair.ok());
   const char* lead_env = std::getenv("PONG_TEST_CONCURRENT_LEAD_MS");
-  const std::string kLead = absl::StrCat("--lead_ms=", lead_env != nullptr ? lead_env : "100");
+  const std::string kLead =
+      absl::StrCat("--lead_ms=", lead_env != nullptr ? lead_env : std::to_string(Scaled(100)));
   struct Race {
     v1::GameState from;
     std::vector<std::string> a, b;

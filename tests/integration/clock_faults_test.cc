@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 grpc::Status Pause(const Instance& instance, const std::string& id, absl::Time effective_at,
                    v1::PauseResponse* response) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  context.set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(5)));
   v1::PauseRequest request;
   request.set_command_id(id);
   *request.mutable_effective_at() = ToProto(effective_at);
@@ -125,7 +125,8 @@ TEST(ClockTest, AWallClockStepOfOneInstanceLeavesTheRhythmAlone) {
   EXPECT_EQ(OneBallProblems(pair), "") << BothLogs(pair);
   // The rhythm, seen from the first (whose clock never moved): each ping it sent or took
   // came pong_time_ms after the one before. A deadline kept on the wall clock would have
-  // stalled for an hour or fired at once.
+  // stalled for an hour or fired at once: never sooner, and late by less than a second (a
+  // loaded machine delays a ping by 100 ms at times; a stall is an hour).
   const std::vector<std::pair<uint64_t, absl::Time>> events = PingEvents(pair.first);
   ASSERT_GE(events.size(), 40u);
   absl::Duration worst_early = absl::ZeroDuration(), worst_late = absl::ZeroDuration();
@@ -137,7 +138,7 @@ TEST(ClockTest, AWallClockStepOfOneInstanceLeavesTheRhythmAlone) {
     worst_early = std::min(worst_early, error);
     worst_late = std::max(worst_late, error);
     EXPECT_GE(error, absl::Milliseconds(-2)) << "too soon";
-    EXPECT_LE(error, absl::Milliseconds(kPongMs)) << "too late";
+    EXPECT_LE(error, Scaled(absl::Seconds(1))) << "too late";
   }
   std::cout << "[ MEASURED ] wall clock of the second stepped +1 h and -1 h mid-game: "
             << events.size() << " pings in the first's log, interval error from "

@@ -40,9 +40,10 @@ std::vector<FirstSend> FirstSends(const PongPair& pair);
 // sent, each once, in order, at most the last one missing. Otherwise what is wrong.
 std::string OneBallProblems(const PongPair& pair);
 
-// Runs pong-cli with a lead of 500 ms for a command that sets a test up (not the one under
-// test), again while it ends in exit 1 (refused, nothing changed: e.g. an answer that
-// came too late on a loaded machine), up to 5 times. Returns the last run.
+// Runs pong-cli once, with a lead of a second (scaled by SlowdownFactor()), for a command
+// that sets a test up or ends it: the long lead leaves room for a loaded machine, so a
+// refusal is a failure to report, never a reason to try again (a retry would hide the
+// fault some of these tests exist to catch, e.g. a stop refused after a partition).
 RunResult SetUpCli(const PongPair& pair, const std::vector<std::string>& args);
 
 // The highest seq either instance has seen, from their status.

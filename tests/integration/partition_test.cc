@@ -221,8 +221,9 @@ TEST(PartitionTest, ThreeSecondsApartThenHealedTheGameGoesOnWithOneBall) {
             << " after healing (first ping taken)\n";
   ::testing::Test::RecordProperty("resume_after_heal_ms",
                                   std::to_string(absl::ToInt64Milliseconds(resume_after)));
-  // The holder retries at least once a second (cap 1 s, jittered below it).
-  EXPECT_LE(resume_after, absl::Milliseconds(1500));
+  // The holder retries at least once a second (cap 1 s, jittered below it), and the ping
+  // then takes what the machine makes it take.
+  EXPECT_LE(resume_after, absl::Seconds(1) + Scaled(absl::Milliseconds(500)));
   EXPECT_EQ(OneBallProblems(pair), "") << BothLogs(pair);
 }
 

@@ -44,7 +44,7 @@ bool Instance::WaitForLog(absl::string_view text, std::chrono::milliseconds time
 
 v1::GameStatus Instance::Status() const {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  context.set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(2)));
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   v1::GetStatusResponse response;
   if (!stub || !stub->GetStatus(&context, v1::GetStatusRequest(), &response).ok()) return {};

@@ -49,7 +49,7 @@ RunResult RunCommand(const std::vector<std::string>& args, std::chrono::millisec
     result.err = "spawn failed";
     return result;
   }
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + Scaled(timeout);
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
@@ -129,7 +129,7 @@ void Child::Kill() {
 }
 
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + Scaled(timeout);
   while (true) {
     if (condition()) return true;
     if (Clock::now() >= deadline) return false;

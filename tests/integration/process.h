@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/support/free_port.h"
+#include "tests/support/wait.h"
 
 namespace pong::testing {
 
@@ -19,7 +20,8 @@ struct RunResult {
   std::string err;
 };
 
-// Runs argv[0] with the arguments, waits at most `timeout`, captures both streams.
+// Runs argv[0] with the arguments, waits at most `timeout` (times SlowdownFactor(), as every
+// bound here), captures both streams.
 RunResult RunCommand(const std::vector<std::string>& argv,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
@@ -34,7 +36,8 @@ class Child {
 
   pid_t pid() const { return pid_; }
   bool Running();
-  // SIGTERM, then waits up to `timeout`; returns the exit code (-1 if it had to be killed).
+  // SIGTERM, then waits up to `timeout` (scaled); returns the exit code (-1 if it had to be
+  // killed).
   int Terminate(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   void Kill();
 
@@ -44,7 +47,9 @@ class Child {
   bool reaped_ = false;
 };
 
-// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+// Polls `condition` every few milliseconds until it holds or `timeout` passes, stretched by
+// SlowdownFactor(): a wait's bound is how long a plain build may take, and a slower build
+// (TSan) gets proportionally longer. A wait that watches for an absence watches longer.
 bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

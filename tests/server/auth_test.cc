@@ -51,7 +51,7 @@ class TempDir {
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& authorization = "") {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  context->set_deadline(std::chrono::system_clock::now() + Scaled(std::chrono::seconds(5)));
   if (!authorization.empty()) context->AddMetadata("authorization", authorization);
   return context;
 }

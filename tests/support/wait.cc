@@ -9,7 +9,7 @@ namespace pong::testing {
 
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout,
                absl::Duration interval) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = absl::Now() + Scaled(timeout);
   while (true) {
     if (condition()) return true;
     if (absl::Now() >= deadline) return condition();
