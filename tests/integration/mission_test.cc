@@ -43,7 +43,7 @@ std::optional<Send> SendOf(const PongPair& pair, uint64_t seq) {
   const std::string text = absl::StrCat("ping sent seq=", seq);
   for (int from : {0, 1}) {
     const Instance& instance = from == 0 ? pair.first : pair.second;
-    for (const LogLine& line : ReadMicrosLog(instance.log_path)) {
+    for (const LogLine& line : ReadLog(instance.log_path)) {
       if (line.text == text) return Send{from, line.at};
     }
   }
@@ -168,8 +168,8 @@ TEST(SkewTest, BothApplyEachCommandTogetherAndNeverBeforeEffectiveAt) {
       const std::string applied = absl::StrCat("id=", run.command_id, " applied");
       std::optional<absl::Time> at[2];
       ASSERT_TRUE(WaitFor([&] {
-        at[0] = StampOf(ReadMicrosLog(pair.first.log_path), applied);
-        at[1] = StampOf(ReadMicrosLog(pair.second.log_path), applied);
+        at[0] = StampOf(ReadLog(pair.first.log_path), applied);
+        at[1] = StampOf(ReadLog(pair.second.log_path), applied);
         return at[0] && at[1];
       })) << what
           << ": not applied on both\n"
@@ -212,7 +212,7 @@ v1::CommandResult WithoutStatus(v1::CommandResult result) {
 
 // How many lines of the instance's log contain `text`.
 int CountLines(const Instance& instance, const std::string& text) {
-  const std::vector<LogLine> lines = ReadMicrosLog(instance.log_path);
+  const std::vector<LogLine> lines = ReadLog(instance.log_path);
   return static_cast<int>(std::count_if(lines.begin(), lines.end(), [&](const LogLine& line) {
     return absl::StrContains(line.text, text);
   }));

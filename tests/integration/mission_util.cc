@@ -1,7 +1,5 @@
 #include "tests/integration/mission_util.h"
 
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -54,22 +52,6 @@ PairOptions MicrosLogs() {
   options.first_flags = {"--log_micros"};
   options.second_flags = {"--log_micros"};
   return options;
-}
-
-std::vector<LogLine> ReadMicrosLog(const std::string& path) {
-  std::vector<LogLine> lines;
-  std::istringstream in(ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    // "2026-12-06T04:10:42.123456Z first text..."
-    const size_t space = line.find(' ');
-    const size_t name_end = space == std::string::npos ? space : line.find(' ', space + 1);
-    if (name_end == std::string::npos) continue;
-    const std::optional<absl::Time> at = ParseStamp(line.substr(0, space));
-    if (!at) continue;
-    lines.push_back(LogLine{*at, line.substr(name_end + 1)});
-  }
-  return lines;
 }
 
 std::optional<absl::Time> StampOf(const std::vector<LogLine>& lines, const std::string& text) {

@@ -21,9 +21,6 @@ std::chrono::milliseconds ScaledMs(absl::Duration d);
 // Server flags for log stamps in microseconds (both instances of a PongPair).
 PairOptions MicrosLogs();
 
-// A log written with --log_micros (ReadLog reads whole milliseconds only).
-std::vector<LogLine> ReadMicrosLog(const std::string& path);
-
 // The stamp of the first line of `lines` that contains `text`; nullopt if none does.
 std::optional<absl::Time> StampOf(const std::vector<LogLine>& lines, const std::string& text);
 

@@ -56,13 +56,13 @@ std::vector<LogLine> ReadLog(const std::string& path) {
   std::istringstream in(ReadFile(path));
   std::string line;
   while (std::getline(in, line)) {
-    // "2026-11-29T13:45:01.123Z first text..."
+    // "2026-11-29T13:45:01.123Z first text...", or with microseconds (--log_micros)
     const size_t space = line.find(' ');
     const size_t name_end = space == std::string::npos ? space : line.find(' ', space + 1);
     if (name_end == std::string::npos) continue;
     LogLine parsed;
     std::string error;
-    if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E3SZ", line.substr(0, space), &parsed.at, &error)) {
+    if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", line.substr(0, space), &parsed.at, &error)) {
       continue;
     }
     parsed.text = line.substr(name_end + 1);
