@@ -14,8 +14,8 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
@@ -195,7 +195,7 @@ class Driver {
   // Far from both epochs, as in the core's tests; seeds schedule around 1'750'000'000 s.
   Instant now_{MonoTime(std::chrono::hours(1000)), absl::FromUnixSeconds(1'750'000'000)};
   Game game_;
-  absl::flat_hash_set<std::string> seen_;
+  std::unordered_set<std::string> seen_;  // std::: see Game::records_
 };
 
 }  // namespace
