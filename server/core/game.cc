@@ -273,7 +273,7 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
     if (pending_->effective <= now.mono && pending_->command.paired) {
       // Its time has come unconfirmed: it is dropped, whether or not the timer fired.
       DropUnconfirmed();
-      return records_.at(command_id).outcome;
+      return records_.at(std::string(command_id)).outcome;
     }
     if (pending_->effective <= now.mono) {
       // Its time has come; the owner's timer applies it at once, so it is too late.
@@ -287,9 +287,9 @@ absl::StatusOr<CommandOutcome> Game::Cancel(absl::string_view command_id, Instan
     Emit(GameEvent::kCommandCancelled,
          absl::StrCat("command ", ToString(pending.command.kind), " id=", command_id, " cancelled ",
                       FormatMillis(pending.effective - now.mono), " before it was due"));
-    return records_.at(command_id).outcome;
+    return records_.at(std::string(command_id)).outcome;
   }
-  auto it = records_.find(command_id);
+  auto it = records_.find(std::string(command_id));
   if (it == records_.end()) {
     return absl::NotFoundError(absl::StrCat("no command ", command_id, " here"));
   }
@@ -454,7 +454,7 @@ void Game::HoldBall(MonoTime from, nanoseconds wait) {
 }
 
 void Game::SetPhase(absl::string_view command_id, CommandPhase phase) {
-  auto it = records_.find(command_id);
+  auto it = records_.find(std::string(command_id));
   if (it == records_.end()) return;
   it->second.outcome.phase = phase;
   last_command_ = it->second.outcome;
@@ -535,7 +535,7 @@ ConfirmReply Game::OnConfirmAsk(const ConfirmAsk& ask, Instant now) {
     if (pending_->confirmation != Pending::Confirmation::kConfirmed) Confirm("by the peer's ask");
     return ConfirmReply{ConfirmReply::kConfirmed, ""};
   }
-  auto it = records_.find(ask.command_id);
+  auto it = records_.find(std::string(ask.command_id));
   if (it == records_.end()) return ConfirmReply{ConfirmReply::kUnknown, "not here"};
   const Record& record = it->second;
   if (!record.status.ok()) {
